@@ -1,0 +1,5 @@
+// goro: Go's concurrency model for C++20. The umbrella header.
+#pragma once
+
+#include <goro/panic.hpp>
+#include <goro/runtime.hpp>

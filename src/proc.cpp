@@ -1,0 +1,948 @@
+// The scheduler: G/M/P, run queues, work stealing, spinning and parking Ms,
+// park/ready. The design essay is docs/scheduler.md; the short version:
+//
+//   G  a goroutine: a closure, a stack (taken at first run), a saved context.
+//   M  an OS thread. It runs Gs only while it holds a P.
+//   P  a processor: the right to run Gs, a local run queue, caches.
+//      There are exactly GOMAXPROCS Ps.
+//
+// Protocol for spinning Ms (Go's proc.go, "Worker thread parking/unparking"):
+// an M with a P and no work "spins" looking for work to steal. At most one M
+// is woken to spin when work appears (wakep: only if a P is idle and nobody
+// spins); a spinning M that finds work stops spinning and, if it was the last
+// spinner, wakes another, so bursts of work fan out one M at a time. Before
+// an M parks it publishes "not spinning" and its P as idle (seq_cst), then
+// re-checks every run queue; a readier publishes the G (release) and then
+// checks for idle Ps and spinners (seq_cst fence). One of the two sees the
+// other: no lost wake-ups.
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
+#include "crash.hpp"
+#include "runtime.hpp"
+#include "sanitizer.hpp"
+#include "switch.hpp"
+
+namespace goro::detail {
+
+namespace ctx = boost::context::detail;
+
+namespace {
+
+constexpr int max_procs_limit = 1024;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// A small test-and-test-and-set lock for sched.lock: critical sections are a
+// handful of pointer moves, and std::mutex would sleep in the kernel.
+class spinlock {
+ public:
+  void lock() noexcept {
+    for (;;) {
+      if (!flag_.exchange(true, std::memory_order_acquire)) return;
+      int spins = 0;
+      while (flag_.load(std::memory_order_relaxed)) {
+        if (++spins < 64) cpu_relax();
+        else sched_yield();
+      }
+    }
+  }
+  void unlock() noexcept { flag_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+
+// Global scheduler state. Never destroyed: goroutines may outlive main.
+struct sched_t {
+  spinlock lock;
+  // Global run queue: FIFO through G::schedlink. Guarded by lock; runqsize
+  // is also read without it as a hint.
+  G* runqhead = nullptr;
+  G* runqtail = nullptr;
+  std::atomic<std::int32_t> runqsize{0};
+  // Idle Ms and Ps. Guarded by lock (npidle also read as a hint).
+  M* midle = nullptr;
+  int nmidle = 0;
+  int mcount = 0;
+  P* pidle = nullptr;
+  std::atomic<std::int32_t> npidle{0};
+  std::atomic<std::int32_t> nmspinning{0};
+  std::atomic<std::int32_t> gomaxprocs{0};
+  int nallp = 0;               // Ps ever created; allp[0..nallp) valid. Guarded by lock.
+  std::atomic<P*> allp[max_procs_limit] = {};
+  // Free Gs not cached by a P. Guarded by lock.
+  G* gfree = nullptr;
+  int gfree_n = 0;
+  stack* stack_cache = nullptr;  // for spawns from plain threads; guarded by lock
+  int stack_cache_n = 0;
+  std::atomic<std::uint64_t> goid_gen{0};
+  std::atomic<std::int64_t> ngoroutines{0};
+  std::atomic<bool> exiting{false};
+  std::atomic<bool> started{false};
+  std::once_flag init_once;
+};
+
+sched_t& sched() {
+  static sched_t* s = new sched_t;
+  return *s;
+}
+
+int default_procs() {
+  if (const char* env = std::getenv("GOMAXPROCS")) {
+    int n = std::atoi(env);
+    if (n > 0) return std::min(n, max_procs_limit);
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::uint64_t splitmix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+thread_local std::uint64_t thread_rand = 0;
+
+// ---- futex ------------------------------------------------------------------
+
+long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const timespec* ts) {
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val,
+                 ts, nullptr, 0);
+}
+
+// ---- global run queue (sched.lock held) --------------------------------------
+
+void globrunqput_locked(G* gp) {
+  gp->schedlink = nullptr;
+  if (sched().runqtail) sched().runqtail->schedlink = gp;
+  else sched().runqhead = gp;
+  sched().runqtail = gp;
+  sched().runqsize.fetch_add(1, std::memory_order_relaxed);
+}
+
+void globrunqputbatch_locked(G* head, G* tail, int n) {
+  tail->schedlink = nullptr;
+  if (sched().runqtail) sched().runqtail->schedlink = head;
+  else sched().runqhead = head;
+  sched().runqtail = tail;
+  sched().runqsize.fetch_add(n, std::memory_order_relaxed);
+}
+
+G* globrunqpop_locked() {
+  G* gp = sched().runqhead;
+  if (!gp) return nullptr;
+  sched().runqhead = gp->schedlink;
+  if (!sched().runqhead) sched().runqtail = nullptr;
+  sched().runqsize.fetch_sub(1, std::memory_order_relaxed);
+  return gp;
+}
+
+// ---- local run queue ----------------------------------------------------------
+
+bool runqempty(P* p) {
+  // A G moving from runnext into runq is never invisible to this check: Go's
+  // trick of re-reading tail confirms a consistent snapshot.
+  for (;;) {
+    std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
+    std::uint32_t tail = p->runqtail.load(std::memory_order_acquire);
+    G* next = p->runnext.load(std::memory_order_acquire);
+    if (tail == p->runqtail.load(std::memory_order_acquire)) return head == tail && next == nullptr;
+  }
+}
+
+// Moves half of p's queue plus gp to the global queue. Owner only.
+bool runqputslow(P* p, G* gp, std::uint32_t head, std::uint32_t tail) {
+  constexpr std::uint32_t n = local_runq_size / 2;
+  G* batch[n + 1];
+  if (tail - head != local_runq_size) return false;
+  for (std::uint32_t i = 0; i < n; ++i)
+    batch[i] = p->runq[(head + i) % local_runq_size].load(std::memory_order_relaxed);
+  if (!p->runqhead.compare_exchange_strong(head, head + n, std::memory_order_release,
+                                           std::memory_order_relaxed))
+    return false;
+  batch[n] = gp;
+  for (std::uint32_t i = 0; i < n; ++i) batch[i]->schedlink = batch[i + 1];
+  std::lock_guard lk(sched().lock);
+  globrunqputbatch_locked(batch[0], batch[n], static_cast<int>(n + 1));
+  return true;
+}
+
+// Puts gp on p's queue (in runnext if next, kicking the old runnext to the
+// tail). Owner only.
+void runqput(P* p, G* gp, bool next) {
+  if (next) {
+    G* old = p->runnext.exchange(gp, std::memory_order_acq_rel);
+    if (old == nullptr) return;
+    gp = old;
+  }
+  for (;;) {
+    std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
+    std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
+    if (tail - head < local_runq_size) {
+      p->runq[tail % local_runq_size].store(gp, std::memory_order_relaxed);
+      p->runqtail.store(tail + 1, std::memory_order_release);
+      return;
+    }
+    if (runqputslow(p, gp, head, tail)) return;
+  }
+}
+
+// Owner only.
+G* runqget(P* p) {
+  G* next = p->runnext.load(std::memory_order_relaxed);
+  if (next != nullptr &&
+      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire))
+    return next;
+  for (;;) {
+    std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
+    std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
+    if (tail == head) return nullptr;
+    G* gp = p->runq[head % local_runq_size].load(std::memory_order_relaxed);
+    if (p->runqhead.compare_exchange_weak(head, head + 1, std::memory_order_release,
+                                          std::memory_order_relaxed))
+      return gp;
+  }
+}
+
+// Grabs half of p's queue into batch[batch_head...]; returns how many.
+std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head,
+                       bool steal_runnext) {
+  for (;;) {
+    std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
+    std::uint32_t tail = p->runqtail.load(std::memory_order_acquire);
+    std::uint32_t n = tail - head;
+    n = n - n / 2;
+    if (n == 0) {
+      if (steal_runnext) {
+        G* next = p->runnext.load(std::memory_order_acquire);
+        if (next != nullptr) {
+          // The owner is probably about to run it (it was readied by the
+          // owner, which will park soon): give it a moment, as Go does.
+          if (p->status.load(std::memory_order_relaxed) == p_running) {
+            for (int i = 0; i < 200; ++i) cpu_relax();
+          }
+          if (p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+            batch[batch_head % local_runq_size].store(next, std::memory_order_relaxed);
+            return 1;
+          }
+        }
+      }
+      return 0;
+    }
+    if (n > local_runq_size / 2) continue;  // inconsistent snapshot
+    for (std::uint32_t i = 0; i < n; ++i) {
+      G* g = p->runq[(head + i) % local_runq_size].load(std::memory_order_relaxed);
+      batch[(batch_head + i) % local_runq_size].store(g, std::memory_order_relaxed);
+    }
+    if (p->runqhead.compare_exchange_strong(head, head + n, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed))
+      return n;
+  }
+}
+
+// Steals half of victim's queue into p's; returns one G to run.
+G* runqsteal(P* p, P* victim, bool steal_runnext) {
+  std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
+  std::uint32_t n = runqgrab(victim, p->runq, tail, steal_runnext);
+  if (n == 0) return nullptr;
+  --n;
+  G* gp = p->runq[(tail + n) % local_runq_size].load(std::memory_order_relaxed);
+  if (n == 0) return gp;
+  p->runqtail.store(tail + n, std::memory_order_release);
+  return gp;
+}
+
+// Takes up to a fair share of the global queue into p; returns one. sched.lock held.
+G* globrunqget_locked(P* p, int max) {
+  int size = sched().runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int gmp = sched().gomaxprocs.load(std::memory_order_relaxed);
+  int n = std::min(size, size / gmp + 1);
+  if (max > 0 && n > max) n = max;
+  n = std::min(n, static_cast<int>(local_runq_size / 2));
+  G* gp = globrunqpop_locked();
+  for (int i = 1; i < n; ++i) runqput(p, globrunqpop_locked(), false);
+  return gp;
+}
+
+// ---- Ps -------------------------------------------------------------------------
+
+// sched.lock held.
+void pidleput_locked(P* p) {
+  p->status.store(p_idle, std::memory_order_relaxed);
+  p->m = nullptr;
+  p->link = sched().pidle;
+  sched().pidle = p;
+  sched().npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+// sched.lock held. Never returns a P beyond gomaxprocs.
+P* pidleget_locked() {
+  P* p = sched().pidle;
+  if (p) {
+    sched().pidle = p->link;
+    sched().npidle.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  return p;
+}
+
+void acquirep(M* m, P* p) {
+  m->p = p;
+  p->m = m;
+  p->status.store(p_running, std::memory_order_relaxed);
+}
+
+// Moves everything queued on p to the global queue (p is being retired).
+void drain_to_global(P* p) {
+  G* gp;
+  while ((gp = runqget(p)) != nullptr) {
+    std::lock_guard lk(sched().lock);
+    globrunqput_locked(gp);
+  }
+}
+
+void wakep();
+
+// ---- Ms -------------------------------------------------------------------------
+
+void mstart(M* m);
+
+// Starts an M for p (idle P if null), spinning or not. If no P is free, undoes
+// the caller's nmspinning increment.
+void startm(P* p, bool spinning) {
+  auto& s = sched();
+  s.lock.lock();
+  if (p == nullptr) {
+    p = pidleget_locked();
+    if (p == nullptr) {
+      s.lock.unlock();
+      if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+  }
+  M* nm = s.midle;
+  if (nm) {
+    s.midle = nm->schedlink;
+    --s.nmidle;
+  }
+  int id = nm ? 0 : ++s.mcount;
+  s.lock.unlock();
+  if (nm == nullptr) {
+    nm = new M;  // Ms live forever (an idle pool), as in Go
+    nm->id = id;
+    nm->spinning = spinning;
+    nm->nextp = p;
+    std::thread([nm] { mstart(nm); }).detach();
+    return;
+  }
+  nm->spinning = spinning;
+  nm->nextp = p;
+  nm->park.wakeup();
+}
+
+// Go's wakep: wake (or start) one M to spin, if a P is idle and none spins.
+void wakep() {
+  auto& s = sched();
+  if (s.npidle.load(std::memory_order_seq_cst) == 0) return;
+  std::int32_t zero = 0;
+  if (s.nmspinning.load(std::memory_order_seq_cst) != 0 ||
+      !s.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst))
+    return;
+  startm(nullptr, true);
+}
+
+// Parks m in the idle pool until startm hands it a P.
+void stopm(M* m) {
+  auto& s = sched();
+  s.lock.lock();
+  m->schedlink = s.midle;
+  s.midle = m;
+  ++s.nmidle;
+  s.lock.unlock();
+  m->park.sleep();
+}
+
+void resetspinning(M* m) {
+  m->spinning = false;
+  if (sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+// Blocks this M for good: the process is exiting (main returned).
+[[noreturn]] void park_forever() {
+  for (;;) pause();
+}
+
+// ---- finding work ---------------------------------------------------------------
+
+G* steal_work(M* m, P* p, bool steal_runnext) {
+  auto& s = sched();
+  int n = s.gomaxprocs.load(std::memory_order_relaxed);
+  if (n <= 1) return nullptr;
+  std::uint32_t start = static_cast<std::uint32_t>(splitmix(m->rand));
+  for (int i = 0; i < n; ++i) {
+    P* victim = s.allp[(start + i) % n].load(std::memory_order_acquire);
+    if (victim == nullptr || victim == p) continue;
+    if (G* gp = runqsteal(p, victim, steal_runnext)) return gp;
+  }
+  return nullptr;
+}
+
+// Time a spinning M keeps looking before it gives up its P and parks. Waking
+// a parked thread costs ~10-20 µs on the VMs goro is tuned on, so a short spin
+// is much cheaper than a futex round trip when work arrives in bursts.
+constexpr std::int64_t spin_window_ns = 50'000;
+
+// Finds a runnable G for m (which holds a P), blocking if there is none.
+// Returns with m->p set (it may be a different P than on entry).
+G* findrunnable(M* m) {
+  auto& s = sched();
+top:
+  if (s.exiting.load(std::memory_order_relaxed)) park_forever();
+  P* p = m->p;
+  if (p->id >= s.gomaxprocs.load(std::memory_order_relaxed)) {
+    // This P was retired by set_max_procs: hand its work over, find another.
+    drain_to_global(p);
+    s.lock.lock();
+    if (p->id < s.gomaxprocs.load(std::memory_order_relaxed)) {  // raised again meanwhile
+      s.lock.unlock();
+      goto top;
+    }
+    p->status.store(p_dead, std::memory_order_relaxed);
+    p->m = nullptr;
+    m->p = nullptr;
+    P* np = pidleget_locked();
+    s.lock.unlock();
+    if (m->spinning) {
+      m->spinning = false;
+      s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    if (np == nullptr) {
+      stopm(m);
+      np = m->nextp;
+      m->nextp = nullptr;
+    }
+    acquirep(m, np);
+    goto top;
+  }
+  if (G* gp = runqget(p)) return gp;
+  if (s.runqsize.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard lk(s.lock);
+    if (G* gp = globrunqget_locked(p, 0)) return gp;
+  }
+  // Spin: steal from others. Go's limit: no more spinners than busy Ps / 2.
+  {
+    int procs = s.gomaxprocs.load(std::memory_order_relaxed);
+    if (!m->spinning && 2 * s.nmspinning.load(std::memory_order_relaxed) <
+                            procs - s.npidle.load(std::memory_order_relaxed)) {
+      m->spinning = true;
+      s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    if (m->spinning) {
+      std::int64_t deadline = nanotime() + spin_window_ns;
+      for (int round = 0;; ++round) {
+        if (G* gp = steal_work(m, p, round >= 3)) return gp;
+        if (s.runqsize.load(std::memory_order_relaxed) > 0) {
+          std::lock_guard lk(s.lock);
+          if (G* gp = globrunqget_locked(p, 0)) return gp;
+        }
+        if (!runqempty(p)) goto top;  // something readied work onto our P
+        if (s.exiting.load(std::memory_order_relaxed)) park_forever();
+        if (round >= 3 && nanotime() > deadline) break;
+        for (int i = 0; i < 32; ++i) cpu_relax();
+      }
+    }
+  }
+  // Give up the P and park. Re-check the global queue under the lock first.
+  s.lock.lock();
+  if (s.runqsize.load(std::memory_order_relaxed) > 0) {
+    G* gp = globrunqget_locked(p, 0);
+    s.lock.unlock();
+    if (gp) return gp;
+    goto top;
+  }
+  if (!runqempty(p)) {
+    s.lock.unlock();
+    goto top;
+  }
+  m->p = nullptr;
+  pidleput_locked(p);
+  s.lock.unlock();
+  bool was_spinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // A readier may have queued work after our last look and seen us spinning,
+  // so not woken anyone: look once more at every queue (Go's "delicate dance").
+  if (was_spinning || s.runqsize.load(std::memory_order_relaxed) > 0) {
+    int n = s.gomaxprocs.load(std::memory_order_relaxed);
+    bool work = s.runqsize.load(std::memory_order_relaxed) > 0;
+    for (int i = 0; i < n && !work; ++i) {
+      P* q = s.allp[i].load(std::memory_order_acquire);
+      if (q && !runqempty(q)) work = true;
+    }
+    if (work) {
+      s.lock.lock();
+      P* np = pidleget_locked();
+      s.lock.unlock();
+      if (np) {
+        acquirep(m, np);
+        if (was_spinning) {
+          m->spinning = true;
+          s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+        }
+        goto top;
+      }
+    }
+  }
+  stopm(m);
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  goto top;
+}
+
+// ---- running Gs -------------------------------------------------------------------
+
+G* alloc_g_locked_global() {
+  auto& s = sched();
+  G* gp = s.gfree;
+  if (gp) {
+    s.gfree = gp->schedlink;
+    --s.gfree_n;
+  }
+  return gp;
+}
+
+std::uint64_t new_goid(P* p) {
+  if (p == nullptr) return sched().goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (p->goid_next == p->goid_end) {
+    constexpr std::uint64_t batch = 64;
+    p->goid_next = sched().goid_gen.fetch_add(batch, std::memory_order_relaxed) + 1;
+    p->goid_end = p->goid_next + batch;
+  }
+  return p->goid_next++;
+}
+
+// Gives gp its stack on first run. m holds a P.
+void prepare_to_run(M* m, G* gp) {
+  if (gp->stk == nullptr) {
+    stack* stk = stack_alloc(&m->p->stack_cache, &m->p->stack_cache_n);
+    make_context(gp, stk);
+  }
+  gp->status.store(g_running, std::memory_order_relaxed);
+  m->curg = gp;
+  ++m->p->schedtick;
+}
+
+// The next G to run on m's P without blocking, or null: runnext, local queue,
+// and the global queue every 61st tick so it cannot starve.
+G* next_local(M* m) {
+  P* p = m->p;
+  auto& s = sched();
+  if (s.exiting.load(std::memory_order_relaxed) ||
+      p->id >= s.gomaxprocs.load(std::memory_order_relaxed))
+    return nullptr;
+  if (p->schedtick % 61 == 0 && s.runqsize.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard lk(s.lock);
+    if (G* gp = globrunqget_locked(p, 1)) return gp;
+  }
+  return runqget(p);
+}
+
+// Leaves the current G `from` (already given its post action) for the next
+// runnable one, directly if the local queue has one, else via the scheduler
+// loop on g0. Runs on from's stack; returns when from is resumed.
+void schedule_from(G* from, post_fn post, void* arg, bool exits = false) {
+  M* m = current_m();
+  G* next = next_local(m);
+  if (next != nullptr) {
+    prepare_to_run(m, next);
+  } else {
+    next = &m->g0;
+    m->curg = next;
+  }
+  switch_to(from, next, post, arg, exits);
+}
+
+// The scheduler loop, on an M's own stack.
+[[noreturn]] void schedule_loop(M* m) {
+  for (;;) {
+    G* gp = findrunnable(m);
+    if (m->spinning) resetspinning(m);
+    prepare_to_run(m, gp);
+    switch_to(&m->g0, gp, nullptr, nullptr);
+    m = current_m();  // same thread, but keep the TLS discipline
+  }
+}
+
+void mstart(M* m) {
+  set_current_m(m);
+  m->rand = reinterpret_cast<std::uintptr_t>(m) * 0x9e3779b97f4a7c15ULL + m->id;
+  m->g0.is_g0 = true;
+  m->curg = &m->g0;
+#if defined(GORO_TSAN)
+  m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+  crash_install_thread();
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  schedule_loop(m);
+}
+
+// post actions -------------------------------------------------------------------
+
+struct park_args {
+  bool (*unlockf)(G*, void*);
+  void* arg;
+};
+
+void post_park(G* gp, void* a) {
+  auto* pa = static_cast<park_args*>(a);
+  gp->status.store(g_waiting, std::memory_order_relaxed);
+  if (pa->unlockf != nullptr && !pa->unlockf(gp, pa->arg)) {
+    // Do not park after all: run gp next.
+    gp->status.store(g_runnable, std::memory_order_relaxed);
+    runqput(current_m()->p, gp, true);
+  }
+}
+
+void post_yield(G* gp, void*) {
+  gp->status.store(g_runnable, std::memory_order_relaxed);
+  runqput(current_m()->p, gp, false);
+}
+
+void free_g(P* p, G* gp) {
+  gp->status.store(g_dead, std::memory_order_relaxed);
+  if (p != nullptr && p->gfree_n < 64) {
+    gp->schedlink = p->gfree;
+    p->gfree = gp;
+    ++p->gfree_n;
+    return;
+  }
+  std::lock_guard lk(sched().lock);
+  gp->schedlink = sched().gfree;
+  sched().gfree = gp;
+  ++sched().gfree_n;
+}
+
+void post_exit(G* gp, void*) {
+  P* p = current_m()->p;
+  stack_free(gp->stk, &p->stack_cache, &p->stack_cache_n);
+  gp->stk = nullptr;
+  gp->ctx = nullptr;
+#if defined(GORO_TSAN)
+  __tsan_destroy_fiber(gp->tsan_fiber);
+  gp->tsan_fiber = nullptr;
+#endif
+  free_g(p, gp);
+}
+
+// At process exit (main returned, static destructors about to run) goroutines
+// stop being scheduled, as in Go, where returning from main ends the program.
+void on_exit_handler() { sched().exiting.store(true, std::memory_order_relaxed); }
+
+void init_runtime() {
+  auto& s = sched();
+  int n = default_procs();
+  s.lock.lock();
+  for (int i = 0; i < n; ++i) {
+    P* p = new P;
+    p->id = i;
+    s.allp[i].store(p, std::memory_order_release);
+    pidleput_locked(p);
+  }
+  s.nallp = n;
+  s.gomaxprocs.store(n, std::memory_order_relaxed);
+  s.lock.unlock();
+  crash_install();
+  std::atexit(on_exit_handler);
+  s.started.store(true, std::memory_order_release);
+}
+
+void ensure_started() {
+  auto& s = sched();
+  if (!s.started.load(std::memory_order_acquire)) std::call_once(s.init_once, init_runtime);
+}
+
+struct thread_g_holder {
+  G g;
+  thread_g_holder() { g.is_thread = true; }
+};
+
+G* thread_g() {
+  thread_local thread_g_holder h;
+  return &h.g;
+}
+
+}  // namespace
+
+// ---- entry of every goroutine ----------------------------------------------------
+
+void goroutine_main(ctx::transfer_t) {
+  M* m = current_m();
+  G* gp = m->curg;
+  // No frame below this one catches: an exception escaping invoke finds no
+  // handler, so std::terminate runs on top of the throwing frame, unwound
+  // nothing, and crash.cpp prints the panic with the stack of the throw.
+  gp->invoke(gp->closure);
+  if (gp->closure_on_heap) ::operator delete(gp->closure);
+  gp->closure = nullptr;
+  gp->invoke = nullptr;
+  sched().ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  schedule_from(gp, &post_exit, nullptr, /*exits=*/true);
+  std::abort();  // unreachable: a dead G is never resumed
+}
+
+// ---- public and internal entry points --------------------------------------------
+
+G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
+  ensure_started();
+  M* m = current_m();
+  P* p = m ? m->p : nullptr;
+  G* gp = nullptr;
+  if (p && p->gfree) {
+    gp = p->gfree;
+    p->gfree = gp->schedlink;
+    --p->gfree_n;
+  } else {
+    {
+      std::lock_guard lk(sched().lock);
+      gp = alloc_g_locked_global();
+    }
+    if (!gp) gp = new G;
+  }
+  gp->schedlink = nullptr;
+  gp->id = new_goid(p);
+  gp->reason = wait_reason::none;
+  gp->ts = thread_state{};
+  gp->select_done.store(0, std::memory_order_relaxed);
+  gp->param = nullptr;
+  gp->status.store(g_idle, std::memory_order_relaxed);
+  if (size <= inline_closure_size && align <= 16) {
+    gp->closure = gp->closure_buf;
+    gp->closure_on_heap = false;
+  } else {
+    gp->closure = ::operator new(size, std::align_val_t{std::max<std::size_t>(align, 16)});
+    gp->closure_on_heap = true;
+  }
+  *storage = gp->closure;
+  return gp;
+}
+
+void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
+  gp->invoke = invoke;
+  gp->status.store(g_runnable, std::memory_order_relaxed);
+  sched().ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  M* m = current_m();
+  if (m && m->p) {
+    runqput(m->p, gp, true);
+  } else {
+    std::lock_guard lk(sched().lock);
+    globrunqput_locked(gp);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakep();
+}
+
+G* getg() {
+  M* m = current_m();
+  return m ? m->curg : thread_g();
+}
+
+void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
+  M* m = current_m();
+  if (m == nullptr) {
+    // A plain thread: unlockf now, then block the thread until ready().
+    G* gp = thread_g();
+    gp->reason = reason;
+    gp->wait_since = nanotime();
+    if (unlockf && !unlockf(gp, arg)) return;
+    for (int i = 0; i < 2000; ++i) {  // ~10-20 µs: cheaper than a futex sleep
+      if (gp->wakeup.load(std::memory_order_acquire)) break;
+      cpu_relax();
+    }
+    while (gp->wakeup.load(std::memory_order_acquire) == 0)
+      futex(&gp->wakeup, FUTEX_WAIT, 0, nullptr);
+    gp->wakeup.store(0, std::memory_order_relaxed);
+    gp->reason = wait_reason::none;
+    return;
+  }
+  G* gp = m->curg;
+  gp->reason = reason;
+  gp->wait_since = nanotime();
+  park_args pa{unlockf, arg};
+  schedule_from(gp, &post_park, &pa);
+  gp->reason = wait_reason::none;
+}
+
+void ready(G* gp) {
+  if (gp->is_thread) {
+    gp->wakeup.store(1, std::memory_order_release);
+    futex(&gp->wakeup, FUTEX_WAKE, 1, nullptr);
+    return;
+  }
+  gp->status.store(g_runnable, std::memory_order_relaxed);
+  M* m = current_m();
+  if (m && m->p) {
+    runqput(m->p, gp, true);
+  } else {
+    std::lock_guard lk(sched().lock);
+    globrunqput_locked(gp);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakep();
+}
+
+std::int64_t nanotime() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::uint32_t fastrand() {
+  M* m = current_m();
+  if (m) return static_cast<std::uint32_t>(splitmix(m->rand));
+  if (thread_rand == 0) thread_rand = reinterpret_cast<std::uintptr_t>(&thread_rand) | 1;
+  return static_cast<std::uint32_t>(splitmix(thread_rand));
+}
+
+std::uint32_t fastrandn(std::uint32_t n) {
+  return static_cast<std::uint32_t>((static_cast<std::uint64_t>(fastrand()) * n) >> 32);
+}
+
+void note::wakeup() {
+  key.store(1, std::memory_order_release);
+  futex(&key, FUTEX_WAKE, 1, nullptr);
+}
+
+void note::sleep() {
+  while (key.load(std::memory_order_acquire) == 0) futex(&key, FUTEX_WAIT, 0, nullptr);
+  key.store(0, std::memory_order_relaxed);
+}
+
+bool note::sleep_for(std::int64_t ns) {
+  std::int64_t deadline = nanotime() + ns;
+  while (key.load(std::memory_order_acquire) == 0) {
+    std::int64_t left = deadline - nanotime();
+    if (left <= 0) return false;
+    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    futex(&key, FUTEX_WAIT, 0, &ts);
+  }
+  key.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+void run_main(std::function<int()> main_fn, int* result) {
+  if (in_goroutine()) {
+    *result = main_fn();
+    return;
+  }
+  note done;
+  go([&] {
+    *result = main_fn();
+    done.wakeup();
+  });
+  done.sleep();
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+using namespace detail;
+
+void yield() {
+  M* m = current_m();
+  if (m == nullptr) {
+    std::this_thread::yield();
+    return;
+  }
+  schedule_from(m->curg, &post_yield, nullptr);
+}
+
+int max_procs() {
+  ensure_started();
+  return sched().gomaxprocs.load(std::memory_order_relaxed);
+}
+
+int set_max_procs(int n) {
+  ensure_started();
+  if (n < 1) return max_procs();  // Go: n < 1 only queries
+  n = std::min(n, max_procs_limit);
+  auto& s = sched();
+  s.lock.lock();
+  int old = s.gomaxprocs.load(std::memory_order_relaxed);
+  for (int i = 0; i < std::max(n, s.nallp); ++i) {
+    P* p = s.allp[i].load(std::memory_order_relaxed);
+    if (i < n && p == nullptr) {
+      p = new P;
+      p->id = i;
+      s.allp[i].store(p, std::memory_order_release);
+      pidleput_locked(p);
+    } else if (i < n && p->status.load(std::memory_order_relaxed) == p_dead) {
+      pidleput_locked(p);
+    }
+  }
+  s.nallp = std::max(n, s.nallp);
+  s.gomaxprocs.store(n, std::memory_order_relaxed);
+  // Idle Ps beyond n leave the idle list now; running ones retire themselves
+  // at their next trip through the scheduler (findrunnable).
+  P** link = &s.pidle;
+  while (*link) {
+    P* p = *link;
+    if (p->id >= n) {
+      *link = p->link;
+      p->status.store(p_dead, std::memory_order_relaxed);
+      s.npidle.fetch_sub(1, std::memory_order_seq_cst);
+    } else {
+      link = &p->link;
+    }
+  }
+  s.lock.unlock();
+  // New Ps may have work to take: let a spinner look.
+  for (int i = old; i < n; ++i) wakep();
+  return old;
+}
+
+std::size_t num_goroutine() {
+  auto n = sched().ngoroutines.load(std::memory_order_relaxed);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+std::uint64_t goroutine_id() {
+  M* m = current_m();
+  return (m && !m->curg->is_g0) ? m->curg->id : 0;
+}
+
+bool in_goroutine() {
+  M* m = current_m();
+  return m != nullptr && !m->curg->is_g0;
+}
+
+std::size_t stack_size() { return stack_default_size(); }
+void set_stack_size(std::size_t bytes) { stack_set_default_size(bytes); }
+
+}  // namespace goro

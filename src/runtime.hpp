@@ -1,0 +1,169 @@
+// The runtime's internal structures: G (goroutine), M (OS thread), P (processor),
+// and the park/ready interface every blocking primitive is built on.
+//
+// See docs/scheduler.md for the design essay; invariants live next to fields.
+// Lock ranks (take in this order, never the reverse):
+//   select's channel locks (address order) / other primitive locks
+//     < sched.lock < stack pool lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include <boost/context/detail/fcontext.hpp>
+#include <goro/runtime.hpp>
+
+#include "stack.hpp"
+
+namespace goro::detail {
+
+using boost::context::detail::fcontext_t;
+
+// Why a goroutine is parked; printed by dumps and deadlock reports.
+enum class wait_reason : std::uint8_t {
+  none,
+  chan_receive,
+  chan_send,
+  chan_receive_nil,
+  chan_send_nil,
+  select,
+  select_no_cases,
+  sleep,
+  sync_mutex,
+  sync_rw_mutex_r,
+  sync_rw_mutex_w,
+  sync_cond,
+  sync_wait_group,
+  sync_once,
+  semacquire,
+  run_main,
+};
+const char* wait_reason_string(wait_reason r);
+
+// Per-thread C/C++ runtime state that belongs to whoever runs on the thread
+// (PITFALLS.md): the C++ exception globals (__cxa_get_globals) and errno.
+// Saved when a context switches out, restored when it switches in.
+struct thread_state {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+  int err = 0;
+};
+
+enum gstatus : std::uint32_t {
+  g_idle,      // allocated, never run
+  g_runnable,  // on a run queue
+  g_running,   // owns an M
+  g_waiting,   // parked; exactly one ready() will make it runnable
+  g_dead,      // exited; on a free list
+};
+
+// A goroutine, a plain thread's stand-in (is_thread), or an M's scheduler
+// context (is_g0). Fields without a note are owned by the G's current runner.
+struct G {
+  fcontext_t ctx = nullptr;  // saved context while not running
+  stack* stk = nullptr;      // null until first run (stacks are taken lazily)
+  G* schedlink = nullptr;    // run-queue / free-list link; owned by that queue
+  std::uint64_t id = 0;
+  std::atomic<std::uint32_t> status{g_idle};
+  wait_reason reason = wait_reason::none;
+  bool is_thread = false;  // plain OS thread: park blocks the thread
+  bool is_g0 = false;      // an M's scheduler context (runs on the thread stack)
+  bool closure_on_heap = false;
+  thread_state ts;
+  void (*invoke)(void*) = nullptr;
+  void* closure = nullptr;
+  // Wake-up word of a parked plain thread (is_thread): 0 parked, 1 readied.
+  std::atomic<std::uint32_t> wakeup{0};
+  // select: set by the waker that won the race to complete this G's select
+  // (Go's selectDone); param carries the winning waiter record.
+  std::atomic<std::uint32_t> select_done{0};
+  void* param = nullptr;
+  std::int64_t wait_since = 0;  // monotonic ns when parked
+  // Sanitizer fiber state (unused in plain builds).
+  void* asan_fake_stack = nullptr;
+  const void* asan_bottom = nullptr;
+  std::size_t asan_size = 0;
+  void* tsan_fiber = nullptr;
+  alignas(16) unsigned char closure_buf[inline_closure_size];
+};
+
+struct P;
+
+// A one-shot sleep/wake word for an OS thread (Go's note), futex based.
+struct note {
+  std::atomic<std::uint32_t> key{0};
+  void wakeup();
+  void sleep();                     // returns once woken; clears the note
+  bool sleep_for(std::int64_t ns);  // false on timeout; clears the note
+};
+
+// An OS thread. Owned by itself; sched.lock guards schedlink while idle.
+struct M {
+  int id = 0;
+  G g0;                    // the scheduler loop's context (the thread's own stack)
+  G* curg = nullptr;       // what runs on this M now (&g0 in the scheduler)
+  P* p = nullptr;          // P held, or null
+  P* nextp = nullptr;      // P handed over by startm; read after park wakes
+  bool spinning = false;   // counted in sched.nmspinning
+  M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
+  note park;               // stopm sleeps here
+  std::uint64_t rand = 0;  // fastrand state
+};
+
+inline constexpr std::uint32_t local_runq_size = 256;
+
+enum pstatus : std::uint32_t { p_idle, p_running, p_dead };
+
+// A processor: the right to run Go code, with its local run queue and caches.
+// Only the M holding it (p->m) touches fields marked "owner".
+struct P {
+  int id = 0;
+  std::atomic<std::uint32_t> status{p_idle};
+  M* m = nullptr;        // owner; null while idle
+  P* link = nullptr;     // idle-P list; guarded by sched.lock
+  std::uint32_t schedtick = 0;  // owner: bumped per scheduling; every 61st looks at the global queue
+  // Local run queue: a bounded single-producer (owner) multi-consumer ring.
+  // runq[head..tail) are runnable; head is advanced by CAS (owner and thieves),
+  // tail is stored only by the owner (release). Slots are atomics so thieves'
+  // racy reads of slots about to be overwritten are not data races.
+  alignas(64) std::atomic<std::uint32_t> runqhead{0};
+  alignas(64) std::atomic<std::uint32_t> runqtail{0};
+  std::atomic<G*> runq[local_runq_size];
+  // The G to run next (a freshly readied or spawned one), ahead of runq.
+  // Owner stores; thieves may CAS it away only as a last resort.
+  std::atomic<G*> runnext{nullptr};
+  // owner: caches that keep the spawn path free of locks.
+  stack* stack_cache = nullptr;
+  int stack_cache_n = 0;
+  G* gfree = nullptr;
+  int gfree_n = 0;
+  std::uint64_t goid_next = 0, goid_end = 0;
+};
+
+// ---- the park/ready interface (Go's gopark/goready) -------------------------
+
+// The current goroutine, or the calling plain thread's stand-in G. Never null.
+G* getg();
+
+// Parks the caller. unlockf(gp, arg) runs once the caller is off its stack
+// (for a plain thread: before it blocks), so a primitive can publish gp in its
+// wait queue under its lock and release the lock in unlockf: whoever finds gp
+// there may ready it at once. If unlockf returns false the caller resumes
+// immediately instead of parking. Returns after ready(gp).
+void park(bool (*unlockf)(G* gp, void* arg), void* arg, wait_reason reason);
+
+// Makes a parked G runnable (or wakes a parked plain thread). Must be called
+// exactly once per park, after that park's unlockf ran.
+void ready(G* gp);
+
+// Monotonic nanoseconds.
+std::int64_t nanotime();
+// A cheap per-M (or per-thread) pseudo-random number.
+std::uint32_t fastrand();
+std::uint32_t fastrandn(std::uint32_t n);
+
+// Aborts with "goroutine N: stack overflow".
+[[noreturn]] void report_stack_overflow(const G* gp);
+
+}  // namespace goro::detail

@@ -1,0 +1,219 @@
+// Goroutine stack allocator: see stack.hpp for the layout and its invariants.
+#include "stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "sanitizer.hpp"
+
+namespace goro::detail {
+namespace {
+
+constexpr std::size_t header_size = 64;  // sizeof(stack) rounded to a cache line
+static_assert(sizeof(stack) <= header_size);
+constexpr std::size_t chunk_bytes = 8u << 20;  // one mmap carves this many bytes of stacks
+constexpr int per_p_cache_max = 32;
+constexpr std::size_t warm_pool_max = 512;  // global warm stacks beyond the per-P caches
+
+std::size_t page_size() {
+  static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+std::size_t round_to_page(std::size_t n) {
+  std::size_t p = page_size();
+  return (n + p - 1) / p * p;
+}
+
+std::size_t initial_default_size() {
+  std::size_t size = 256u << 10;
+  if (const char* env = std::getenv("GORO_STACK_SIZE")) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(env, &end, 10);
+    if (end && (*end == 'k' || *end == 'K')) v <<= 10;
+    if (end && (*end == 'm' || *end == 'M')) v <<= 20;
+    if (v >= 16u << 10) size = v;
+    else std::fprintf(stderr, "goro: ignoring GORO_STACK_SIZE=%s (minimum 16K)\n", env);
+  }
+  return round_to_page(size);
+}
+
+// Stacks we may guard: each guarded stack splits its chunk's mapping into two
+// more VMAs. Keep their total under a quarter of vm.max_map_count.
+std::size_t guard_budget() {
+  long max_maps = 65530;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    if (std::fscanf(f, "%ld", &max_maps) != 1) max_maps = 65530;
+    std::fclose(f);
+  }
+  return static_cast<std::size_t>(max_maps / 4 / 2);
+}
+
+// The global pool. All fields guarded by mu.
+struct pool_t {
+  std::mutex mu;
+  std::size_t size = initial_default_size();  // usable + header; guard excluded
+  stack* warm = nullptr;                      // touched pages kept
+  std::size_t nwarm = 0;
+  stack* cold = nullptr;                      // pages returned to the OS
+  std::size_t ncold = 0;
+  char* chunk_next = nullptr;  // carving cursor in the current chunk
+  char* chunk_end = nullptr;
+  std::size_t chunks = 0, stacks = 0, guarded = 0;
+  std::size_t guard_left = guard_budget();
+};
+
+pool_t& pool() {
+  static pool_t* p = new pool_t;  // never destroyed: goroutines may outlive main
+  return *p;
+}
+
+std::atomic<std::size_t> default_size_cache{0};
+
+// Carves one stack of p.size bytes; p.mu held.
+stack* carve(pool_t& p) {
+  const std::size_t pg = page_size();
+  const std::size_t slot = p.size + pg;
+  if (p.chunk_next == nullptr || p.chunk_next + slot > p.chunk_end) {
+    std::size_t bytes = slot > chunk_bytes ? slot : chunk_bytes / slot * slot;
+    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) {
+      std::fprintf(stderr, "goro: cannot map goroutine stacks (%zu bytes): %s\n", bytes,
+                   std::strerror(errno));
+      std::abort();
+    }
+    p.chunk_next = static_cast<char*>(mem);
+    p.chunk_end = p.chunk_next + bytes;
+    ++p.chunks;
+  }
+  char* base = p.chunk_next;
+  p.chunk_next += slot;
+  char* lo = base + pg;
+  char* top = base + slot;
+  auto* s = reinterpret_cast<stack*>(top - header_size);
+  s->lo = lo;
+  s->hi = reinterpret_cast<char*>(s);
+  s->next = nullptr;
+  s->cold = false;
+  s->guarded = false;
+  if (p.guard_left > 0 && mprotect(base, pg, PROT_NONE) == 0) {
+    --p.guard_left;
+    ++p.guarded;
+    s->guarded = true;
+  }
+  // The canary page is touched only for unguarded stacks.
+  if (!s->guarded) *reinterpret_cast<std::uint64_t*>(lo) = stack_canary;
+  ++p.stacks;
+  return s;
+}
+
+}  // namespace
+
+std::size_t stack_default_size() {
+  std::size_t s = default_size_cache.load(std::memory_order_relaxed);
+  if (s == 0) {
+    pool_t& p = pool();
+    std::lock_guard lk(p.mu);
+    s = p.size;
+    default_size_cache.store(s, std::memory_order_relaxed);
+  }
+  return s - header_size;
+}
+
+void stack_set_default_size(std::size_t bytes) {
+  if (bytes < (16u << 10)) bytes = 16u << 10;
+  pool_t& p = pool();
+  std::lock_guard lk(p.mu);
+  std::size_t size = round_to_page(bytes + header_size);
+  if (size == p.size) return;
+  p.size = size;
+  default_size_cache.store(size, std::memory_order_relaxed);
+  // Pooled stacks of the old size are dropped (their address space stays
+  // reserved, their pages go back to the OS); carving restarts in a new chunk.
+  for (stack* lists : {p.warm, p.cold}) {
+    for (stack* s = lists; s != nullptr; s = s->next) madvise(s->lo, s->size(), MADV_DONTNEED);
+  }
+  p.warm = p.cold = nullptr;
+  p.nwarm = p.ncold = 0;
+  p.chunk_next = p.chunk_end = nullptr;
+}
+
+// Stacks of an older default size are not handed out again.
+static bool has_current_size(const stack* s) {
+  return static_cast<std::size_t>(s->hi + header_size - s->lo) ==
+         default_size_cache.load(std::memory_order_relaxed);
+}
+
+stack* stack_alloc(stack** cache, int* cache_n) {
+  if (default_size_cache.load(std::memory_order_relaxed) == 0) stack_default_size();
+  while (*cache != nullptr) {
+    stack* s = *cache;
+    *cache = s->next;
+    --*cache_n;
+    if (has_current_size(s)) return s;
+    madvise(s->lo, s->size(), MADV_DONTNEED);  // old size: abandon (rare)
+  }
+  pool_t& p = pool();
+  std::lock_guard lk(p.mu);
+  stack* s = nullptr;
+  if (p.warm != nullptr) {
+    s = p.warm;
+    p.warm = s->next;
+    --p.nwarm;
+  } else if (p.cold != nullptr) {
+    s = p.cold;
+    p.cold = s->next;
+    --p.ncold;
+    s->cold = false;
+    if (!s->guarded) *reinterpret_cast<std::uint64_t*>(s->lo) = stack_canary;
+  } else {
+    s = carve(p);
+  }
+  s->next = nullptr;
+  return s;
+}
+
+void stack_free(stack* s, stack** cache, int* cache_n) {
+  san::unpoison_stack(s->lo, s->size());
+  if (cache != nullptr && *cache_n < per_p_cache_max) {
+    s->next = *cache;
+    *cache = s;
+    ++*cache_n;
+    return;
+  }
+  pool_t& p = pool();
+  std::unique_lock lk(p.mu);
+  if (p.nwarm < warm_pool_max) {
+    s->next = p.warm;
+    p.warm = s;
+    ++p.nwarm;
+    return;
+  }
+  lk.unlock();
+  // Beyond the watermark: give the pages back, keep the address range. The
+  // header page stays resident (it holds the free-list link).
+  const std::size_t pg = page_size();
+  char* keep = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(s) / pg * pg);
+  if (keep > s->lo) madvise(s->lo, static_cast<std::size_t>(keep - s->lo), MADV_DONTNEED);
+  s->cold = true;
+  lk.lock();
+  s->next = p.cold;
+  p.cold = s;
+  ++p.ncold;
+}
+
+stack_stats stack_statistics() {
+  pool_t& p = pool();
+  std::lock_guard lk(p.mu);
+  return {p.chunks, p.stacks, p.guarded, p.nwarm, p.ncold};
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,64 @@
+// Goroutine stacks: reserved in large chunks, committed lazily, pooled.
+//
+// Layout of one stack (addresses grow upwards):
+//
+//   guard page (PROT_NONE, only while the VMA budget lasts) | usable ... | stack header
+//   ^ lo - page                                               ^ lo        ^ hi
+//
+// * Many stacks are carved out of one mmap'ed chunk, so a million stacks cost
+//   a few thousand mappings, not two million (vm.max_map_count is 65530).
+// * A guard page splits a chunk's mapping in two, so guard pages are given to
+//   stacks only while the process stays well under max_map_count; stacks made
+//   after that carry a canary word at `lo` that is checked on every switch away
+//   from the goroutine instead (see check_canary). Both paths report
+//   "goroutine N: stack overflow" and abort.
+// * Memory is reserved with MAP_NORESERVE and faulted in on first touch: a
+//   goroutine that uses little stack costs about one page of RSS.
+// * Freed stacks go to a per-P cache, then to a global warm pool; beyond the
+//   warm watermark their pages are returned to the OS (MADV_DONTNEED) and the
+//   address range is kept for reuse. Nothing is unmapped or madvised on the
+//   spawn path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail {
+
+inline constexpr std::uint64_t stack_canary = 0x676f726f5354414bULL;  // "goroSTAK"
+
+struct stack {
+  char* lo;          // lowest usable byte; the guard page (if any) is below it
+  char* hi;          // one past the highest usable byte; the header sits here
+  stack* next;       // free-list link; owned by whoever holds the stack
+  bool guarded;      // a PROT_NONE page lies directly below lo
+  bool cold;         // pages were returned to the OS
+  std::size_t size() const { return static_cast<std::size_t>(hi - lo); }
+};
+
+// Stack size for stacks handed out from now on (bytes, page-rounded).
+std::size_t stack_default_size();
+void stack_set_default_size(std::size_t bytes);
+
+// A stack of the current default size: from `cache` (a per-P free list with
+// *cache_n entries) if possible, else from the global pool, else newly carved.
+stack* stack_alloc(stack** cache, int* cache_n);
+// Returns s to `cache`, spilling to the global pool past the per-P limit.
+void stack_free(stack* s, stack** cache, int* cache_n);
+
+// True if a fault at `addr` is in the guard page of s.
+inline bool stack_guard_hit(const stack* s, const void* addr, std::size_t page) {
+  auto a = reinterpret_cast<std::uintptr_t>(addr);
+  auto lo = reinterpret_cast<std::uintptr_t>(s->lo);
+  return s->guarded && a < lo && a >= lo - page;
+}
+inline bool check_canary(const stack* s) {
+  return s->guarded || *reinterpret_cast<const std::uint64_t*>(s->lo) == stack_canary;
+}
+
+struct stack_stats {
+  std::size_t chunks, stacks, guarded, warm, cold;
+};
+stack_stats stack_statistics();
+
+}  // namespace goro::detail

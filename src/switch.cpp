@@ -1,0 +1,109 @@
+// Context switching: Boost.Context fcontext plus the per-thread state that
+// must follow a goroutine (exception globals, errno) and the sanitizer hooks.
+#include "switch.hpp"
+
+#include <cxxabi.h>
+
+#include <cerrno>
+
+#include "sanitizer.hpp"
+
+namespace __cxxabiv1 {
+// Layout shared by libstdc++ and libc++abi.
+struct __cxa_eh_globals {
+  void* caughtExceptions;
+  unsigned int uncaughtExceptions;
+};
+}  // namespace __cxxabiv1
+
+namespace goro::detail {
+
+namespace ctx = boost::context::detail;
+
+namespace {
+thread_local M* tls_m = nullptr;
+
+// These touch TLS (__cxa_get_globals and __errno_location are declared
+// `const`, so a compiler may reuse their result across a call). Keeping each
+// in its own non-inlined function makes every use compute the address anew.
+[[gnu::noinline]] void save_thread_state(G* gp) {
+  auto* eh = abi::__cxa_get_globals();
+  gp->ts.caught_exceptions = eh->caughtExceptions;
+  gp->ts.uncaught_exceptions = eh->uncaughtExceptions;
+  gp->ts.err = errno;
+}
+
+[[gnu::noinline]] void load_thread_state(G* gp) {
+  auto* eh = abi::__cxa_get_globals();
+  eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
+  eh->uncaughtExceptions = gp->ts.uncaught_exceptions;
+  errno = gp->ts.err;
+}
+
+struct switch_rec {
+  G* from;
+  G* to;
+  post_fn post;
+  void* arg;
+};
+
+// Runs on the target's stack, before the target continues.
+ctx::transfer_t on_top(ctx::transfer_t t) {
+  auto* rec = static_cast<switch_rec*>(t.data);
+  // rec lives on from's stack: copy it out before post makes from runnable.
+  G* from = rec->from;
+  G* to = rec->to;
+  post_fn post = rec->post;
+  void* arg = rec->arg;
+  from->ctx = t.fctx;
+#if defined(GORO_ASAN)
+  const void* bottom = nullptr;
+  std::size_t size = 0;
+  __sanitizer_finish_switch_fiber(to->asan_fake_stack, &bottom, &size);
+  if (from->is_g0 && from->asan_bottom == nullptr) {
+    from->asan_bottom = bottom;
+    from->asan_size = size;
+  }
+#endif
+  if (post != nullptr) post(from, arg);
+  load_thread_state(to);
+  return t;
+}
+
+[[gnu::noinline]] M* read_tls_m() { return tls_m; }
+}  // namespace
+
+M* current_m() { return read_tls_m(); }
+void set_current_m(M* m) { tls_m = m; }
+
+void goroutine_main(ctx::transfer_t t);  // proc.cpp
+
+void make_context(G* gp, stack* s) {
+  gp->stk = s;
+  gp->ctx = ctx::make_fcontext(s->hi, s->size(), &goroutine_main);
+  gp->asan_bottom = s->lo;
+  gp->asan_size = s->size();
+  gp->asan_fake_stack = nullptr;
+#if defined(GORO_TSAN)
+  if (gp->tsan_fiber == nullptr) gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+}
+
+void switch_to(G* from, G* to, post_fn post, void* arg, bool from_exits) {
+  save_thread_state(from);
+  if (from->stk != nullptr && !check_canary(from->stk)) report_stack_overflow(from);
+  switch_rec rec{from, to, post, arg};
+#if defined(GORO_ASAN)
+  __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, to->asan_bottom,
+                                 to->asan_size);
+#else
+  (void)from_exits;
+#endif
+#if defined(GORO_TSAN)
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+  ctx::ontop_fcontext(to->ctx, &rec, &on_top);
+  // Resumed: on_top already restored this context's thread state.
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,32 @@
+// Switching between contexts (goroutines and an M's scheduler context).
+//
+// All switches go through switch_to(), which uses Boost.Context's
+// ontop_fcontext so that a "post" action runs on the *target's* stack after
+// the source context has been saved: this is where a parking goroutine's
+// unlockf runs (Go's park_m), where an exited goroutine's stack is freed, and
+// where a yielding goroutine is put back on a run queue. Until post runs,
+// nobody else can see the source G, so it cannot be resumed twice.
+#pragma once
+
+#include "runtime.hpp"
+
+namespace goro::detail {
+
+using post_fn = void (*)(G* from, void* arg);
+
+// Saves `from`'s thread state and context, jumps to `to`, and runs
+// post(from, arg) on `to`'s stack before `to` continues. Returns when some
+// later switch_to resumes `from` (perhaps on another thread). `from_exits`:
+// from will never resume (its stack is released by post).
+void switch_to(G* from, G* to, post_fn post, void* arg, bool from_exits = false);
+
+// Prepares a never-run G's context on stack s (entry: goroutine_main).
+void make_context(G* gp, stack* s);
+
+// The current M (null on a plain thread). Never inlined, so that a goroutine
+// that migrated between threads re-reads its thread's TLS (PITFALLS.md).
+struct M;
+M* current_m();
+void set_current_m(M* m);
+
+}  // namespace goro::detail
