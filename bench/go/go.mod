@@ -1,0 +1,3 @@
+module goro.bench/sbs
+
+go 1.19
