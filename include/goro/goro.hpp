@@ -1,5 +1,7 @@
 // goro: Go's concurrency model for C++20. The umbrella header.
 #pragma once
 
+#include <goro/chan.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
+#include <goro/select.hpp>
