@@ -132,7 +132,7 @@ void crash_install_thread() {
 [[noreturn]] void report_stack_overflow(const G* gp) {
   write_str("goroutine ");
   write_u64(gp->id);
-  write_str(": stack overflow (canary overwritten; stack size ");
+  write_str(": stack overflow (stack pointer below the stack at a switch; stack size ");
   write_u64(gp->stk ? gp->stk->size() : 0);
   write_str(" bytes)\n");
   std::abort();

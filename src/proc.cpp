@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "crash.hpp"
+#include "export_test.hpp"
 #include "runtime.hpp"
 #include "sanitizer.hpp"
 #include "switch.hpp"
@@ -184,6 +185,7 @@ bool runqputslow(P* p, G* gp, std::uint32_t head, std::uint32_t tail) {
     return false;
   batch[n] = gp;
   for (std::uint32_t i = 0; i < n; ++i) batch[i]->schedlink = batch[i + 1];
+  p->nspill.store(p->nspill.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   std::lock_guard lk(sched().lock);
   globrunqputbatch_locked(batch[0], batch[n], static_cast<int>(n + 1));
   return true;
@@ -267,6 +269,7 @@ G* runqsteal(P* p, P* victim, bool steal_runnext) {
   std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
   std::uint32_t n = runqgrab(victim, p->runq, tail, steal_runnext);
   if (n == 0) return nullptr;
+  p->nsteal.store(p->nsteal.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   --n;
   G* gp = p->runq[(tail + n) % local_runq_size].load(std::memory_order_relaxed);
   if (n == 0) return gp;
@@ -765,6 +768,23 @@ void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
+}
+
+sched_counters sched_statistics() {
+  sched_counters c{};
+  auto& s = sched();
+  std::lock_guard lk(s.lock);
+  for (int i = 0; i < s.nallp; ++i) {
+    P* p = s.allp[i].load(std::memory_order_acquire);
+    c.spills += p->nspill.load(std::memory_order_relaxed);
+    c.steals += p->nsteal.load(std::memory_order_relaxed);
+  }
+  c.threads = s.mcount;
+  c.idle_threads = s.nmidle;
+  c.idle_procs = s.npidle.load(std::memory_order_relaxed);
+  c.spinning = s.nmspinning.load(std::memory_order_relaxed);
+  c.global_runq = s.runqsize.load(std::memory_order_relaxed);
+  return c;
 }
 
 G* getg() {

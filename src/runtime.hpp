@@ -139,6 +139,9 @@ struct P {
   G* gfree = nullptr;
   int gfree_n = 0;
   std::uint64_t goid_next = 0, goid_end = 0;
+  // owner: statistics for tests and dumps (read racily).
+  std::atomic<std::uint64_t> nspill{0};  // runq overflows to the global queue
+  std::atomic<std::uint64_t> nsteal{0};  // Gs this P stole from others
 };
 
 // ---- the park/ready interface (Go's gopark/goready) -------------------------

@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::size_t header_size = 64;  // sizeof(stack) rounded to a cache line
 static_assert(sizeof(stack) <= header_size);
-constexpr std::size_t chunk_bytes = 8u << 20;  // one mmap carves this many bytes of stacks
+constexpr std::size_t chunk_bytes = 64u << 20;  // one mmap carves this many bytes of stacks
 constexpr int per_p_cache_max = 32;
 constexpr std::size_t warm_pool_max = 512;  // global warm stacks beyond the per-P caches
 
@@ -46,14 +46,15 @@ std::size_t initial_default_size() {
 }
 
 // Stacks we may guard: each guarded stack splits its chunk's mapping into two
-// more VMAs. Keep their total under a quarter of vm.max_map_count.
+// more VMAs. Keep their total under half of vm.max_map_count, leaving the rest
+// to the program (malloc arenas, libraries, its own mappings).
 std::size_t guard_budget() {
   long max_maps = 65530;
   if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
     if (std::fscanf(f, "%ld", &max_maps) != 1) max_maps = 65530;
     std::fclose(f);
   }
-  return static_cast<std::size_t>(max_maps / 4 / 2);
+  return static_cast<std::size_t>(max_maps / 2 / 2);
 }
 
 // The global pool. All fields guarded by mu.
@@ -109,8 +110,6 @@ stack* carve(pool_t& p) {
     ++p.guarded;
     s->guarded = true;
   }
-  // The canary page is touched only for unguarded stacks.
-  if (!s->guarded) *reinterpret_cast<std::uint64_t*>(lo) = stack_canary;
   ++p.stacks;
   return s;
 }
@@ -173,7 +172,6 @@ stack* stack_alloc(stack** cache, int* cache_n) {
     p.cold = s->next;
     --p.ncold;
     s->cold = false;
-    if (!s->guarded) *reinterpret_cast<std::uint64_t*>(s->lo) = stack_canary;
   } else {
     s = carve(p);
   }

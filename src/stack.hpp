@@ -8,10 +8,13 @@
 // * Many stacks are carved out of one mmap'ed chunk, so a million stacks cost
 //   a few thousand mappings, not two million (vm.max_map_count is 65530).
 // * A guard page splits a chunk's mapping in two, so guard pages are given to
-//   stacks only while the process stays well under max_map_count; stacks made
-//   after that carry a canary word at `lo` that is checked on every switch away
-//   from the goroutine instead (see check_canary). Both paths report
-//   "goroutine N: stack overflow" and abort.
+//   stacks only while the process stays well under max_map_count (the first
+//   ~16k stacks with the default limit). For the others, every switch away
+//   from a goroutine checks its saved stack pointer against `lo` (free: no
+//   page is touched). Both paths report "goroutine N: stack overflow" and
+//   abort; an unguarded stack that overflows by more than the unused page
+//   below it and returns before its next switch can corrupt its neighbour
+//   unnoticed, which is why the guarded stacks are the ones reused first.
 // * Memory is reserved with MAP_NORESERVE and faulted in on first touch: a
 //   goroutine that uses little stack costs about one page of RSS.
 // * Freed stacks go to a per-P cache, then to a global warm pool; beyond the
@@ -24,8 +27,6 @@
 #include <cstdint>
 
 namespace goro::detail {
-
-inline constexpr std::uint64_t stack_canary = 0x676f726f5354414bULL;  // "goroSTAK"
 
 struct stack {
   char* lo;          // lowest usable byte; the guard page (if any) is below it
@@ -52,8 +53,9 @@ inline bool stack_guard_hit(const stack* s, const void* addr, std::size_t page) 
   auto lo = reinterpret_cast<std::uintptr_t>(s->lo);
   return s->guarded && a < lo && a >= lo - page;
 }
-inline bool check_canary(const stack* s) {
-  return s->guarded || *reinterpret_cast<const std::uint64_t*>(s->lo) == stack_canary;
+// False if a context saved with stack pointer sp has overflowed s.
+inline bool stack_sp_ok(const stack* s, const void* sp) {
+  return s->guarded || static_cast<const char*>(sp) >= s->lo;
 }
 
 struct stack_stats {

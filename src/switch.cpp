@@ -24,9 +24,12 @@ namespace {
 thread_local M* tls_m = nullptr;
 
 // These touch TLS (__cxa_get_globals and __errno_location are declared
-// `const`, so a compiler may reuse their result across a call). Keeping each
-// in its own non-inlined function makes every use compute the address anew.
+// `const`, so a compiler may reuse their result across a call). Each lives in
+// its own non-inlined function with an opaque asm barrier (without it GCC and
+// Clang infer that the wrapper is const too), so every use computes the
+// address anew on the thread it runs on.
 [[gnu::noinline]] void save_thread_state(G* gp) {
+  asm volatile("" ::: "memory");
   auto* eh = abi::__cxa_get_globals();
   gp->ts.caught_exceptions = eh->caughtExceptions;
   gp->ts.uncaught_exceptions = eh->uncaughtExceptions;
@@ -34,6 +37,7 @@ thread_local M* tls_m = nullptr;
 }
 
 [[gnu::noinline]] void load_thread_state(G* gp) {
+  asm volatile("" ::: "memory");
   auto* eh = abi::__cxa_get_globals();
   eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
   eh->uncaughtExceptions = gp->ts.uncaught_exceptions;
@@ -56,6 +60,7 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
   post_fn post = rec->post;
   void* arg = rec->arg;
   from->ctx = t.fctx;
+  if (from->stk != nullptr && !stack_sp_ok(from->stk, from->ctx)) report_stack_overflow(from);
 #if defined(GORO_ASAN)
   const void* bottom = nullptr;
   std::size_t size = 0;
@@ -70,7 +75,10 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
   return t;
 }
 
-[[gnu::noinline]] M* read_tls_m() { return tls_m; }
+[[gnu::noinline]] M* read_tls_m() {
+  asm volatile("" ::: "memory");
+  return tls_m;
+}
 }  // namespace
 
 M* current_m() { return read_tls_m(); }
@@ -91,7 +99,6 @@ void make_context(G* gp, stack* s) {
 
 void switch_to(G* from, G* to, post_fn post, void* arg, bool from_exits) {
   save_thread_state(from);
-  if (from->stk != nullptr && !check_canary(from->stk)) report_stack_overflow(from);
   switch_rec rec{from, to, post, arg};
 #if defined(GORO_ASAN)
   __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, to->asan_bottom,

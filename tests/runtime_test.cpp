@@ -1,0 +1,413 @@
+// The runtime core: spawning, parking, scheduling, stacks, per-thread state,
+// panics and process exit.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cerrno>
+#include <goro/goro.hpp>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "export_test.hpp"
+#include "test_util.hpp"
+
+using goro_test::scaled;
+
+namespace {
+
+// A counter the test thread can wait on without goro (it must not depend on
+// the primitives under test).
+struct latch {
+  std::atomic<long> left;
+  explicit latch(long n) : left(n) {}
+  void count_down() { left.fetch_sub(1, std::memory_order_acq_rel); }
+  bool wait() {
+    return goro_test::eventually([&] { return left.load(std::memory_order_acquire) == 0; },
+                                 std::chrono::seconds(120));
+  }
+};
+
+// errno and pthread_self are declared `const` by glibc, so a compiler may
+// reuse a result computed before a park after it, when the goroutine may run
+// on another thread (PITFALLS.md). `noinline` alone is not enough: GCC and
+// Clang infer that a wrapper of a const function is itself const. The empty
+// asm with a memory clobber makes each wrapper call opaque.
+[[gnu::noinline]] int read_errno() {
+  asm volatile("" ::: "memory");
+  return errno;
+}
+[[gnu::noinline]] void write_errno(int v) {
+  asm volatile("" ::: "memory");
+  errno = v;
+}
+[[gnu::noinline]] pthread_t current_thread() {
+  asm volatile("" ::: "memory");
+  return pthread_self();
+}
+
+long count_mappings() {
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  long n = 0;
+  for (int ch; (ch = std::fgetc(f)) != EOF;) n += ch == '\n';
+  std::fclose(f);
+  return n;
+}
+
+}  // namespace
+
+TEST(Runtime, RunReturnsMainResult) {
+  EXPECT_EQ(goro::run([] { return 42; }), 42);
+  EXPECT_EQ(goro::run([] {}), 0);
+}
+
+TEST(Runtime, GoroutineIdentity) {
+  EXPECT_FALSE(goro::in_goroutine());
+  EXPECT_EQ(goro::goroutine_id(), 0u);
+  std::uint64_t a = 0, b = 0;
+  goro::run([&] {
+    EXPECT_TRUE(goro::in_goroutine());
+    a = goro::goroutine_id();
+    auto done = goro::make_chan<void>();
+    goro::go([&, done]() mutable {
+      b = goro::goroutine_id();
+      done.close();
+    });
+    done.recv();
+  });
+  EXPECT_NE(a, 0u);
+  EXPECT_NE(b, 0u);
+  EXPECT_NE(a, b);
+}
+
+TEST(Runtime, GoPassesArgumentsByValue) {
+  auto out = goro::make_chan<std::string>(1);
+  std::string s = "hello";
+  goro::go([](goro::chan<std::string> c, std::string v, int n) { c.send(v + std::to_string(n)); },
+           out, s, 7);
+  s = "changed";
+  EXPECT_EQ(*out.recv(), "hello7");
+  // Move-only arguments and large closures (heap-stored) work too.
+  auto p = std::make_unique<int>(5);
+  std::array<char, 512> big{};
+  big[100] = 3;
+  goro::go([out, big](std::unique_ptr<int> q) mutable { out.send(std::to_string(*q + big[100])); },
+           std::move(p));
+  EXPECT_EQ(*out.recv(), "8");
+}
+
+TEST(Runtime, OneMillionGoroutinesSpawnedAndCompleted) {
+  const int n = scaled(1'000'000);
+  std::atomic<int> ran{0};
+  goro::run([&] {
+    for (int i = 0; i < n; ++i) goro::go([&] { ran.fetch_add(1, std::memory_order_relaxed); });
+    while (ran.load() < n) goro::yield();
+  });
+  EXPECT_EQ(ran.load(), n);
+  EXPECT_TRUE(goro_test::eventually([] { return goro::num_goroutine() == 0; }));
+}
+
+TEST(Runtime, OneMillionParkedAtOnceThenReleased) {
+  const int n = scaled(1'000'000);
+  auto release = goro::make_chan<void>();
+  latch parked(n), finished(n);
+  goro::run([&] {
+    for (int i = 0; i < n; ++i) {
+      goro::go([&, release]() mutable {
+        parked.count_down();
+        EXPECT_FALSE(release.recv());  // closed
+        finished.count_down();
+      });
+    }
+  });
+  ASSERT_TRUE(parked.wait());
+  goro_test::settle();
+  // Stacks are carved from shared chunks and only some get guard pages, so
+  // the mapping count stays far below vm.max_map_count (65530 by default).
+  EXPECT_LT(count_mappings(), 50000);
+  EXPECT_GE(goro::num_goroutine(), static_cast<std::size_t>(n));
+  EXPECT_EQ(finished.left.load(), n);  // nobody got past recv before close
+  release.close();
+  ASSERT_TRUE(finished.wait());
+  EXPECT_TRUE(goro_test::eventually([] { return goro::num_goroutine() == 0; }));
+}
+
+TEST(Runtime, HundredThousandGoroutinesYieldHundredTimes) {
+  const int n = scaled(100'000);
+  std::atomic<long> yields{0};
+  latch done(n);
+  goro::run([&] {
+    for (int i = 0; i < n; ++i) {
+      goro::go([&] {
+        for (int k = 0; k < 100; ++k) {
+          goro::yield();
+          yields.fetch_add(1, std::memory_order_relaxed);
+        }
+        done.count_down();
+      });
+    }
+  });
+  ASSERT_TRUE(done.wait());
+  EXPECT_EQ(yields.load(), 100L * n);
+}
+
+TEST(Runtime, SpawnFromEightPlainThreads) {
+  const int per_thread = scaled(20'000);
+  std::atomic<int> ran{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < per_thread; ++i) goro::go([&] { ran.fetch_add(1); });
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(goro_test::eventually([&] { return ran.load() == 8 * per_thread; }));
+}
+
+TEST(Runtime, SetMaxProcsWhileWorkRuns) {
+  const int original = goro::max_procs();
+  std::atomic<bool> stop{false};
+  std::atomic<long> work{0};
+  latch done(16);
+  for (int i = 0; i < 16; ++i) {
+    goro::go([&] {
+      while (!stop.load()) {
+        work.fetch_add(1);
+        goro::yield();
+      }
+      done.count_down();
+    });
+  }
+  for (int round = 0; round < scaled(50); ++round) {
+    int n = 1 + round % 5;
+    goro::set_max_procs(n);
+    EXPECT_EQ(goro::max_procs(), n);
+    long before = work.load();
+    ASSERT_TRUE(goro_test::eventually([&] { return work.load() > before + 100; }))
+        << "no progress at GOMAXPROCS=" << n;
+  }
+  stop = true;
+  ASSERT_TRUE(done.wait());
+  EXPECT_EQ(goro::set_max_procs(original), 1 + (scaled(50) - 1) % 5);
+  EXPECT_EQ(goro::set_max_procs(0), original);  // < 1 only queries
+}
+
+TEST(Runtime, RunQueueOverflowSpillsToGlobalQueue) {
+  auto before = goro::detail::sched_statistics();
+  std::atomic<int> ran{0};
+  goro::run([&] {
+    // 1000 spawns without a scheduling point overflow the 256-slot local queue.
+    for (int i = 0; i < 1000; ++i) goro::go([&] { ran.fetch_add(1); });
+    while (ran.load() < 1000) goro::yield();
+  });
+  EXPECT_GT(goro::detail::sched_statistics().spills, before.spills);
+}
+
+TEST(Runtime, IdlePStealsFromBusyOne) {
+  goro::set_max_procs(2);
+  auto before = goro::detail::sched_statistics();
+  std::atomic<int> ran{0};
+  goro::run([&] {
+    // 100 CPU-bound goroutines fit in this P's local queue; the other P can
+    // only get work by stealing it.
+    for (int i = 0; i < 100; ++i) {
+      goro::go([&] {
+        volatile long x = 0;
+        for (int k = 0; k < 200000; ++k) x = x + k;
+        ran.fetch_add(1);
+      });
+    }
+    while (ran.load() < 100) goro::yield();
+  });
+  EXPECT_GT(goro::detail::sched_statistics().steals, before.steals);
+}
+
+TEST(Runtime, IdleRuntimeUsesNoCpu) {
+  goro::run([] {
+    std::atomic<int> n{0};
+    for (int i = 0; i < 1000; ++i) goro::go([&] { n++; });
+    while (n.load() < 1000) goro::yield();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // spinners give up
+  rusage a{}, b{};
+  getrusage(RUSAGE_SELF, &a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  getrusage(RUSAGE_SELF, &b);
+  auto us = [](const rusage& r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1'000'000L + r.ru_utime.tv_usec +
+           r.ru_stime.tv_usec;
+  };
+  EXPECT_LT(us(b) - us(a), 50'000) << "the idle runtime burned CPU";
+}
+
+// PITFALLS.md: exception state is per thread. Goroutines park inside a catch
+// block while others throw and catch on the same threads; they are woken by a
+// plain thread (so they resume on whichever M takes them from the global
+// queue) and must find their own exception state intact.
+TEST(Runtime, ExceptionStateFollowsGoroutineAcrossThreads) {
+  goro::set_max_procs(2);
+  const int n = 20, rounds = scaled(50);
+  std::atomic<int> ok{0}, migrated{0};
+  std::vector<goro::chan<int>> wake;
+  for (int i = 0; i < n; ++i) wake.push_back(goro::make_chan<int>());
+  latch done(2 * n);
+  std::atomic<bool> stop_throwers{false};
+  for (int i = 0; i < n; ++i) {
+    goro::go([&, c = wake[i]]() mutable {
+      try {
+        throw std::runtime_error("mine");
+      } catch (const std::runtime_error& e) {
+        for (int r = 0; r < rounds; ++r) {
+          auto tid = current_thread();
+          c.recv();  // park in the catch block
+          if (!pthread_equal(tid, current_thread())) migrated++;
+          ASSERT_STREQ(e.what(), "mine");
+          ASSERT_TRUE(std::current_exception() != nullptr);
+        }
+        try {
+          throw;  // rethrows the exception being handled: needs our state
+        } catch (const std::runtime_error& again) {
+          if (std::string(again.what()) == "mine") ok++;
+        }
+      }
+      EXPECT_EQ(std::uncaught_exceptions(), 0);
+      EXPECT_TRUE(std::current_exception() == nullptr);
+      done.count_down();
+    });
+    goro::go([&] {
+      while (!stop_throwers) {
+        try {
+          throw std::logic_error("other");
+        } catch (const std::logic_error&) {
+          goro::yield();
+        }
+      }
+      done.count_down();
+    });
+  }
+  for (int r = 0; r < rounds; ++r)
+    for (auto& c : wake) c.send(r);
+  stop_throwers = true;
+  ASSERT_TRUE(done.wait());
+  EXPECT_EQ(ok.load(), n);
+  EXPECT_GT(migrated.load(), 0) << "no goroutine resumed on another thread";
+}
+
+TEST(Runtime, UncaughtExceptionsCountFollowsGoroutine) {
+  struct parks_in_destructor {
+    int* seen;
+    ~parks_in_destructor() {
+      for (int k = 0; k < 10; ++k) goro::yield();
+      *seen = std::uncaught_exceptions();
+    }
+  };
+  int seen = -1;
+  goro::run([&] {
+    std::atomic<bool> stop{false};
+    goro::go([&] {
+      while (!stop) {
+        EXPECT_EQ(std::uncaught_exceptions(), 0);
+        goro::yield();
+      }
+    });
+    try {
+      parks_in_destructor p{&seen};
+      throw std::runtime_error("unwinding");
+    } catch (const std::runtime_error&) {
+    }
+    stop = true;
+  });
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(Runtime, ErrnoPreservedAcrossPark) {
+  goro::set_max_procs(2);
+  const int n = 20, rounds = scaled(50);
+  std::atomic<int> bad{0}, migrated{0};
+  std::vector<goro::chan<int>> wake;
+  for (int i = 0; i < n; ++i) wake.push_back(goro::make_chan<int>());
+  latch done(n);
+  for (int i = 0; i < n; ++i) {
+    goro::go([&, i, c = wake[i]]() mutable {
+      for (int r = 0; r < rounds; ++r) {
+        write_errno(1000 + i);
+        auto tid = current_thread();
+        c.recv();  // woken by a plain thread: resumes on any M
+        if (!pthread_equal(tid, current_thread())) migrated++;
+        if (read_errno() != 1000 + i) bad++;
+        write_errno(-1);  // what other goroutines on this thread must not see
+        goro::yield();
+      }
+      done.count_down();
+    });
+  }
+  for (int r = 0; r < rounds; ++r)
+    for (auto& c : wake) c.send(r);
+  ASSERT_TRUE(done.wait());
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(migrated.load(), 0) << "no goroutine resumed on another thread";
+}
+
+TEST(Runtime, DeepStackWithinConfiguredSize) {
+  std::size_t old = goro::stack_size();
+  goro::set_stack_size(1 << 20);
+  EXPECT_GE(goro::stack_size(), std::size_t{1} << 20);
+  long result = goro::run([] {
+    auto out = goro::make_chan<long>(1);
+    goro::go([out]() mutable {
+      volatile char big[600 * 1024];
+      for (std::size_t i = 0; i < sizeof big; i += 4096) big[i] = 1;
+      out.send(big[4096] + 41);
+    });
+    return *out.recv();
+  });
+  EXPECT_EQ(result, 42);
+  goro::set_stack_size(old);
+}
+
+using RuntimeDeathTest = ::testing::Test;
+
+TEST(RuntimeDeathTest, ExceptionEscapingGoroutineIsAPanic) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(goro::run([] {
+                 goro::go([] { throw std::runtime_error("boom from a goroutine"); });
+                 goro::block_forever();
+               }),
+               "panic: boom from a goroutine(.|\n)*goroutine [0-9]+ \\[running\\]");
+}
+
+[[gnu::noinline]] int recurse(int n) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(n);
+  return n == 0 ? 0 : recurse(n - 1) + pad[0];
+}
+
+TEST(RuntimeDeathTest, StackOverflowIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(goro::run([] {
+                 goro::go([] { std::printf("%d\n", recurse(1 << 30)); });
+                 goro::block_forever();
+               }),
+               "goroutine [0-9]+: stack overflow");
+}
+
+// Returning from main while goroutines are parked or running ends the process
+// cleanly, as in Go: no crash or hang in static destructors.
+TEST(RuntimeDeathTest, ExitWhileGoroutinesAliveIsClean) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        goro::run([] {
+          for (int i = 0; i < 100; ++i) goro::go([] { goro::block_forever(); });
+          auto c = goro::make_chan<int>();
+          for (int i = 0; i < 100; ++i) goro::go([c]() mutable { c.recv(); });
+          for (int i = 0; i < 4; ++i)
+            goro::go([] {
+              for (;;) goro::yield();
+            });
+        });
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
