@@ -93,7 +93,7 @@ struct recv_case {
   scase make() { return {c, discards ? nullptr : static_cast<void*>(buf.ptr()), false}; }
   void fire(bool received) {
     if constexpr (std::is_void_v<T>) {
-      deliver(received);
+      deliver(bool{received});
     } else if constexpr (discards) {
       (void)received;
     } else if (received) {
