@@ -2,6 +2,7 @@
 // this; nothing else may.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "runtime.hpp"
@@ -19,5 +20,12 @@ struct sched_counters {
   int global_runq;
 };
 sched_counters sched_statistics();
+
+// ---- sync (src/sema.cpp, src/pool.cpp) ----
+// Goroutines and threads queued on the runtime semaphore at addr.
+int sema_waiters(const std::atomic<std::uint32_t>* addr);
+// Stops (true) or resumes the pools' background cleanup; waits out a run in
+// progress, so that a test can age objects with goro::pool_cleanup() alone.
+void pool_pause_background_cleanup(bool paused);
 
 }  // namespace goro::detail

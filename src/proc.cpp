@@ -853,6 +853,30 @@ std::uint32_t fastrandn(std::uint32_t n) {
   return static_cast<std::uint32_t>((static_cast<std::uint64_t>(fastrand()) * n) >> 32);
 }
 
+// ---- for the sync package (declared in runtime.hpp) -------------------------
+
+bool sync_can_spin(int iter) {
+  constexpr int active_spin = 4;  // Go's active_spin
+  static const int ncpu = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+    return static_cast<int>(std::thread::hardware_concurrency());
+  }();
+  if (iter >= active_spin || ncpu <= 1) return false;
+  M* m = current_m();
+  if (m == nullptr || m->p == nullptr) return true;  // a plain thread costs no P
+  auto& s = sched();
+  if (s.gomaxprocs.load(std::memory_order_relaxed) <=
+      s.npidle.load(std::memory_order_relaxed) + s.nmspinning.load(std::memory_order_relaxed) + 1)
+    return false;
+  return runqempty(m->p);
+}
+
+int current_p_id() {
+  M* m = current_m();
+  return (m != nullptr && m->p != nullptr) ? m->p->id : -1;
+}
+
 void note::wakeup() {
   key.store(1, std::memory_order_release);
   futex(&key, FUTEX_WAKE, 1, nullptr);

@@ -14,6 +14,7 @@
 
 #include <goro/runtime.hpp>
 
+#include "export_test.hpp"
 #include "lock.hpp"
 
 namespace goro::detail {

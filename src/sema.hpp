@@ -42,8 +42,4 @@ void semrelease(std::atomic<std::uint32_t>* addr, bool handoff);
 // readers) stays destroyable by whichever of them returns first.
 void semrelease_n(std::atomic<std::uint32_t>* addr, std::uint32_t n);
 
-// ---- test support ------------------------------------------------------------
-// Waiters currently queued on addr (takes the bucket lock; O(waiters)).
-int sema_waiters(const std::atomic<std::uint32_t>* addr);
-
 }  // namespace goro::detail

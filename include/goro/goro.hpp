@@ -5,3 +5,4 @@
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
+#include <goro/sync.hpp>

@@ -32,8 +32,9 @@ namespace goro {
 // always reaches it.
 //
 // Misuse: wait() without holding the mutex throws goro::panic_error from the
-// mutex's unlock ("sync: unlock of unlocked mutex"). Destroying a cond while
-// goroutines wait on it is undefined.
+// mutex's unlock ("sync: unlock of unlocked mutex"); the ticket it took then
+// absorbs one later signal() (Go treats this as fatal). Destroying a cond
+// while goroutines wait on it is undefined.
 //
 // Memory ordering: a call to signal() or broadcast() synchronizes with the
 // return of any wait() call that it unblocks (and the relock of the mutex adds

@@ -1,0 +1,456 @@
+// goro::pool's engine (Go's src/sync/pool.go and poolqueue.go), type-erased
+// over void*.
+//
+// Layout: a pool has two generations, gen[epoch & 1] (primary) and the other
+// (victim). Each generation has, per P, a private slot and a lock-free chain
+// of ring buffers (Go's poolChain), plus one locked list for plain threads.
+//   put: own P's private slot if empty, else the head of own P's chain; a plain
+//        thread appends to the locked list.
+//   get: own private slot, own chain's head; then the tails of every P's chain
+//        and other Ps' private slots (stealing), the plain threads' list; then
+//        the same in the victim.
+//   cleanup (pool_cleanup, or every cleanup_period on a background thread):
+//        drain and destroy the victim, then bump epoch: the drained victim
+//        becomes the empty primary, the old primary the victim.
+//
+// Why this is safe without stopping the world (Go's cleanup runs during GC's
+// stop-the-world): every access is one of
+//   - a chain's head side (push_head / pop_head): only by code running on the
+//     owning P. A goroutine is never preempted between runtime calls and
+//     put/get never block, so at most one such access runs per P at a time,
+//     whatever epoch it read;
+//   - a chain's tail side (pop_tail): anyone, lock-free;
+//   - a private slot: its P stores into it only when empty (CAS), anyone may
+//     take from it (exchange);
+//   - the plain threads' list: under thread_lock.
+// Cleanup drains with the "anyone" operations only. An operation that read
+// epoch just before a flip touches the other generation: an object may land
+// in the victim a cycle early or in the primary a cycle late, which a cache
+// may do. Nothing is lost: whatever is left is destroyed with the pool.
+//
+// Memory is never freed while a concurrent operation could still read it:
+// chain elements and per-P directories are retired, not freed, until the pool
+// dies. A chain adds an element only when its newest ring is full, and each
+// element doubles the previous one, so what a chain keeps is bounded by about
+// four times the most objects its P ever held at once.
+#include <goro/runtime.hpp>
+#include <goro/sync.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "export_test.hpp"
+#include "lock.hpp"
+#include "runtime.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr std::chrono::seconds cleanup_period{2};
+
+constexpr std::uint32_t chain_first_size = 8;      // Go's: 8, doubling
+constexpr std::uint32_t chain_max_size = 1u << 30;  // ring indices are 32 bits
+
+// Go's poolDequeue: a fixed-size ring, single producer at the head (the
+// owning P), any number of consumers at the tail; the owner may also pop at
+// the head.
+class pool_dequeue {
+ public:
+  explicit pool_dequeue(std::uint32_t size)
+      : mask_(size - 1), slots_(new std::atomic<void*>[size]) {
+    for (std::uint32_t i = 0; i < size; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
+  }
+
+  std::uint32_t size() const { return mask_ + 1; }
+
+  // Owner only. False if full.
+  bool push_head(void* x) {
+    auto [head, tail] = unpack(head_tail_.load(std::memory_order_acquire));
+    if (tail + size() == head) return false;
+    std::atomic<void*>& slot = slots_[head & mask_];
+    // A consumer that claimed this slot may not have emptied it yet: then the
+    // ring is still full for our purposes.
+    if (slot.load(std::memory_order_acquire) != nullptr) return false;
+    slot.store(x, std::memory_order_relaxed);
+    head_tail_.fetch_add(std::uint64_t{1} << 32, std::memory_order_release);  // publishes x
+    return true;
+  }
+
+  // Owner only.
+  void* pop_head() {
+    std::uint64_t ht = head_tail_.load(std::memory_order_acquire);
+    for (;;) {
+      auto [head, tail] = unpack(ht);
+      if (head == tail) return nullptr;
+      // Claim the slot before reading it; a consumer may race for it.
+      if (head_tail_.compare_exchange_weak(ht, pack(head - 1, tail), std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+        std::atomic<void*>& slot = slots_[(head - 1) & mask_];
+        void* x = slot.load(std::memory_order_relaxed);
+        slot.store(nullptr, std::memory_order_relaxed);
+        return x;
+      }
+    }
+  }
+
+  // Anyone.
+  void* pop_tail() {
+    std::uint64_t ht = head_tail_.load(std::memory_order_acquire);
+    for (;;) {
+      auto [head, tail] = unpack(ht);
+      if (head == tail) return nullptr;
+      if (head_tail_.compare_exchange_weak(ht, pack(head, tail + 1), std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+        std::atomic<void*>& slot = slots_[tail & mask_];
+        void* x = slot.load(std::memory_order_relaxed);
+        // Hand the slot back to push_head, after our read of it.
+        slot.store(nullptr, std::memory_order_release);
+        return x;
+      }
+    }
+  }
+
+ private:
+  static std::pair<std::uint32_t, std::uint32_t> unpack(std::uint64_t ht) {
+    return {static_cast<std::uint32_t>(ht >> 32), static_cast<std::uint32_t>(ht)};
+  }
+  static std::uint64_t pack(std::uint32_t head, std::uint32_t tail) {
+    return (std::uint64_t{head} << 32) | tail;
+  }
+
+  // High 32 bits: head, the next slot to fill. Low 32 bits: tail, the oldest
+  // filled slot. Both count up modulo 2^32; [tail, head) are filled, and
+  // head - tail <= size().
+  std::atomic<std::uint64_t> head_tail_{0};
+  const std::uint32_t mask_;  // size - 1; size is a power of two
+  // nullptr marks a free slot. A slot in [tail, head) is non-null; one just
+  // claimed by pop_tail stays non-null until that pop has read it.
+  std::unique_ptr<std::atomic<void*>[]> slots_;
+};
+
+struct chain_elt {
+  explicit chain_elt(std::uint32_t size) : ring(size) {}
+  pool_dequeue ring;
+  // next: set once by the owner when it adds a newer element (after which
+  // nothing is pushed here). prev: the older element, cleared by the consumer
+  // that drops that one from the chain.
+  std::atomic<chain_elt*> next{nullptr};
+  std::atomic<chain_elt*> prev{nullptr};
+  chain_elt* all_next = nullptr;  // owner: every element ever, freed with the chain
+};
+
+// Go's poolChain: a list of pool_dequeues, newest (head, the owner's) to
+// oldest (tail, where consumers take from).
+class pool_chain {
+ public:
+  pool_chain() = default;
+  pool_chain(const pool_chain&) = delete;
+  ~pool_chain() {
+    while (all_ != nullptr) delete std::exchange(all_, all_->all_next);
+  }
+
+  // Owner only. Throws std::bad_alloc (x is then not stored).
+  void push_head(void* x) {
+    chain_elt* d = head_;
+    if (d == nullptr) {
+      d = new_elt(chain_first_size);
+      head_ = d;
+      tail_.store(d, std::memory_order_release);
+    }
+    if (d->ring.push_head(x)) return;
+    chain_elt* d2 = new_elt(std::min(d->ring.size() * 2, chain_max_size));
+    d2->prev.store(d, std::memory_order_relaxed);
+    d2->ring.push_head(x);  // empty: cannot fail
+    head_ = d2;
+    d->next.store(d2, std::memory_order_release);
+  }
+
+  // Owner only.
+  void* pop_head() {
+    for (chain_elt* d = head_; d != nullptr; d = d->prev.load(std::memory_order_acquire))
+      if (void* x = d->ring.pop_head()) return x;
+    return nullptr;
+  }
+
+  // Anyone.
+  void* pop_tail() {
+    chain_elt* d = tail_.load(std::memory_order_acquire);
+    if (d == nullptr) return nullptr;
+    for (;;) {
+      // Read next before popping: if d is empty *and* had a successor before
+      // the pop, d is empty for good (the owner pushes only to its newest
+      // element) and may be dropped from the chain.
+      chain_elt* d2 = d->next.load(std::memory_order_acquire);
+      if (void* x = d->ring.pop_tail()) return x;
+      if (d2 == nullptr) return nullptr;
+      chain_elt* expected = d;
+      if (tail_.compare_exchange_strong(expected, d2, std::memory_order_acq_rel))
+        d2->prev.store(nullptr, std::memory_order_release);  // the owner's pop_head skips d
+      d = d2;
+    }
+  }
+
+ private:
+  chain_elt* new_elt(std::uint32_t size) {
+    auto* e = new chain_elt(size);
+    e->all_next = all_;
+    all_ = e;
+    return e;
+  }
+
+  chain_elt* head_ = nullptr;              // owner only
+  std::atomic<chain_elt*> tail_{nullptr};  // consumers advance it past drained elements
+  chain_elt* all_ = nullptr;               // owner only (and the destructor)
+};
+
+// One generation of one P's cache.
+struct pool_gen_local {
+  std::atomic<void*> priv{nullptr};  // the P stores when null; anyone takes
+  pool_chain shared;
+};
+
+// One P's caches. Padded so that Ps do not share cache lines.
+struct alignas(128) pool_local {
+  pool_gen_local gen[2];
+};
+
+// The per-P directory: locals[i] for P id i < n. Replaced by a larger copy
+// when a P with a larger id first puts; the pool_locals are shared by old and
+// new copies and never move.
+struct local_dir {
+  std::size_t n = 0;
+  std::unique_ptr<pool_local*[]> locals;
+  local_dir* older = nullptr;  // retired directories, freed with the pool
+};
+
+using dead_list = std::vector<std::pair<void (*)(void*), void*>>;
+
+}  // namespace
+
+struct pool_base::impl {
+  void (*destroy)(void*);
+  // Which generation is primary: gen[epoch & 1]. Bumped only by cleanup.
+  std::atomic<std::uint32_t> epoch{0};
+  // Set by a get() that found the victim empty, so that later ones skip it;
+  // cleared when cleanup makes a new victim. (Racy by design, as in Go: a late
+  // set only hides objects that the next cleanup then destroys.)
+  std::atomic<bool> victim_empty{true};
+  std::atomic<local_dir*> dir{nullptr};
+  lock_t grow_lock;  // serializes replacing dir
+  // Objects put by plain threads (no P), per generation.
+  lock_t thread_lock;
+  std::vector<void*> thread_items[2];  // thread_lock
+  // Registry links; guarded by the registry's mutex.
+  impl* reg_prev = nullptr;
+  impl* reg_next = nullptr;
+
+  pool_local* find_local(int pid) {
+    local_dir* d = dir.load(std::memory_order_acquire);
+    return (d != nullptr && static_cast<std::size_t>(pid) < d->n) ? d->locals[pid] : nullptr;
+  }
+
+  // Throws std::bad_alloc.
+  pool_local* local_for(int pid) {
+    if (pool_local* l = find_local(pid)) return l;
+    std::lock_guard lk(grow_lock);
+    local_dir* d = dir.load(std::memory_order_relaxed);
+    if (d != nullptr && static_cast<std::size_t>(pid) < d->n) return d->locals[pid];
+    std::size_t n = std::max<std::size_t>(static_cast<std::size_t>(pid) + 1,
+                                          static_cast<std::size_t>(goro::max_procs()));
+    auto nd = std::make_unique<local_dir>();
+    nd->n = n;
+    nd->locals = std::make_unique<pool_local*[]>(n);
+    std::size_t old_n = d != nullptr ? d->n : 0;
+    std::vector<std::unique_ptr<pool_local>> fresh;
+    for (std::size_t i = old_n; i < n; ++i) fresh.push_back(std::make_unique<pool_local>());
+    for (std::size_t i = 0; i < n; ++i)
+      nd->locals[i] = i < old_n ? d->locals[i] : fresh[i - old_n].release();
+    nd->older = d;
+    dir.store(nd.get(), std::memory_order_release);
+    return nd.release()->locals[pid];
+  }
+
+  void* pop_thread(std::uint32_t g) {
+    std::lock_guard lk(thread_lock);
+    if (thread_items[g].empty()) return nullptr;
+    void* x = thread_items[g].back();
+    thread_items[g].pop_back();
+    return x;
+  }
+
+  // Takes from every P's chain tail in generation g, starting after pid;
+  // then, as a last resort, from their private slots (Go leaves those to
+  // their P, but here they are atomic: an idle P must not strand an object).
+  void* steal(std::uint32_t g, int pid) {
+    local_dir* d = dir.load(std::memory_order_acquire);
+    if (d == nullptr) return nullptr;
+    std::size_t start = pid >= 0 ? static_cast<std::size_t>(pid) + 1 : fastrandn(d->n);
+    for (std::size_t i = 0; i < d->n; ++i)
+      if (void* x = d->locals[(start + i) % d->n]->gen[g].shared.pop_tail()) return x;
+    for (std::size_t i = 0; i < d->n; ++i) {
+      std::atomic<void*>& priv = d->locals[(start + i) % d->n]->gen[g].priv;
+      if (priv.load(std::memory_order_relaxed) == nullptr) continue;
+      if (void* x = priv.exchange(nullptr, std::memory_order_acq_rel)) return x;
+    }
+    return nullptr;
+  }
+
+  // Moves every object of generation g into out. Uses only operations that
+  // are safe against concurrent get/put.
+  void drain(std::uint32_t g, dead_list& out) {
+    if (local_dir* d = dir.load(std::memory_order_acquire)) {
+      for (std::size_t i = 0; i < d->n; ++i) {
+        pool_gen_local& l = d->locals[i]->gen[g];
+        if (void* x = l.priv.exchange(nullptr, std::memory_order_acq_rel)) out.emplace_back(destroy, x);
+        while (void* x = l.shared.pop_tail()) out.emplace_back(destroy, x);
+      }
+    }
+    std::lock_guard lk(thread_lock);
+    for (void* x : thread_items[g]) out.emplace_back(destroy, x);
+    thread_items[g].clear();
+  }
+};
+
+namespace {
+
+// Every live pool, for cleanup (Go's allPools).
+struct registry_t {
+  goro::mutex mu;  // held for a whole cleanup; pools (un)register under it
+  pool_base::impl* head = nullptr;  // mu
+  bool paused = false;  // mu: the background cleanup skips its runs (tests)
+  std::once_flag started;
+};
+
+registry_t& registry() {
+  static registry_t* r = new registry_t;  // never destroyed: the thread may outlive main
+  return *r;
+}
+
+void run_cleanup(bool background) {
+  registry_t& r = registry();
+  dead_list dead;
+  {
+    std::lock_guard lk(r.mu);
+    if (background && r.paused) return;
+    for (pool_base::impl* p = r.head; p != nullptr; p = p->reg_next) {
+      std::uint32_t victim = (p->epoch.load(std::memory_order_relaxed) & 1) ^ 1;
+      p->drain(victim, dead);
+      p->epoch.fetch_add(1, std::memory_order_acq_rel);  // primary becomes victim
+      p->victim_empty.store(false, std::memory_order_release);
+    }
+  }
+  // Destroy outside the lock: a destructor may itself use pools.
+  for (auto [destroy, x] : dead) destroy(x);
+}
+
+void start_background_cleanup() {
+  std::call_once(registry().started, [] {
+    // goro has no timers yet: a detached thread that sleeps between runs.
+    std::thread([] {
+      for (;;) {
+        std::this_thread::sleep_for(cleanup_period);
+        run_cleanup(/*background=*/true);
+      }
+    }).detach();
+  });
+}
+
+}  // namespace
+
+pool_base::pool_base(void (*destroy)(void*)) : impl_(new impl) {
+  impl_->destroy = destroy;
+  registry_t& r = registry();
+  {
+    std::lock_guard lk(r.mu);
+    impl_->reg_next = r.head;
+    if (r.head != nullptr) r.head->reg_prev = impl_;
+    r.head = impl_;
+  }
+  start_background_cleanup();
+}
+
+pool_base::~pool_base() {
+  registry_t& r = registry();
+  {
+    std::lock_guard lk(r.mu);  // waits out a cleanup in progress
+    if (impl_->reg_prev != nullptr) impl_->reg_prev->reg_next = impl_->reg_next;
+    else r.head = impl_->reg_next;
+    if (impl_->reg_next != nullptr) impl_->reg_next->reg_prev = impl_->reg_prev;
+  }
+  dead_list dead;
+  impl_->drain(0, dead);
+  impl_->drain(1, dead);
+  for (auto [destroy, x] : dead) destroy(x);
+  if (local_dir* d = impl_->dir.load(std::memory_order_relaxed)) {
+    for (std::size_t i = 0; i < d->n; ++i) delete d->locals[i];
+    while (d != nullptr) delete std::exchange(d, d->older);
+  }
+  delete impl_;
+}
+
+void* pool_base::get() noexcept {
+  impl& p = *impl_;
+  const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) & 1;
+  const int pid = current_p_id();
+  // From here to the return nothing may park: the P (pid) must stay ours.
+  if (pid >= 0) {
+    if (pool_local* l = p.find_local(pid)) {
+      if (void* x = l->gen[cur].priv.exchange(nullptr, std::memory_order_acq_rel)) return x;
+      if (void* x = l->gen[cur].shared.pop_head()) return x;
+    }
+    if (void* x = p.steal(cur, pid)) return x;
+    if (void* x = p.pop_thread(cur)) return x;
+  } else {
+    if (void* x = p.pop_thread(cur)) return x;
+    if (void* x = p.steal(cur, pid)) return x;
+  }
+  // The victim cache, last, so that its objects age out if they can.
+  if (p.victim_empty.load(std::memory_order_acquire)) return nullptr;
+  const std::uint32_t v = cur ^ 1;
+  if (void* x = p.steal(v, pid)) return x;  // own private slot included
+  if (void* x = p.pop_thread(v)) return x;
+  p.victim_empty.store(true, std::memory_order_release);
+  return nullptr;
+}
+
+void pool_base::put(void* x) noexcept {
+  impl& p = *impl_;
+  try {
+    const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) & 1;
+    const int pid = current_p_id();
+    // From here to the return nothing may park: the P (pid) must stay ours.
+    if (pid >= 0) {
+      pool_local* l = p.local_for(pid);
+      void* empty = nullptr;
+      if (l->gen[cur].priv.compare_exchange_strong(empty, x, std::memory_order_release,
+                                                   std::memory_order_relaxed))
+        return;
+      l->gen[cur].shared.push_head(x);
+      return;
+    }
+    std::lock_guard lk(p.thread_lock);
+    p.thread_items[cur].push_back(x);
+  } catch (const std::bad_alloc&) {
+    p.destroy(x);  // a cache may drop anything
+  }
+}
+
+void pool_pause_background_cleanup(bool paused) {
+  registry_t& r = registry();
+  std::lock_guard lk(r.mu);  // also waits out a background run in progress
+  r.paused = paused;
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+void pool_cleanup() { detail::run_cleanup(/*background=*/false); }
+
+}  // namespace goro
