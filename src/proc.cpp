@@ -35,6 +35,7 @@
 #include "runtime.hpp"
 #include "sanitizer.hpp"
 #include "switch.hpp"
+#include "timer.hpp"
 
 namespace goro::detail {
 
@@ -93,8 +94,9 @@ struct sched_t {
   // Free Gs not cached by a P. Guarded by lock.
   G* gfree = nullptr;
   int gfree_n = 0;
-  stack* stack_cache = nullptr;  // for spawns from plain threads; guarded by lock
-  int stack_cache_n = 0;
+  // The idle M sleeping until the earliest timer (see stopm), and until when.
+  M* timer_sleeper = nullptr;  // guarded by lock
+  std::atomic<std::int64_t> timer_sleep_until{LLONG_MAX};
   std::atomic<std::uint64_t> goid_gen{0};
   std::atomic<std::int64_t> ngoroutines{0};
   std::atomic<bool> exiting{false};
@@ -349,6 +351,7 @@ void startm(P* p, bool spinning) {
   if (nm) {
     s.midle = nm->schedlink;
     --s.nmidle;
+    nm->in_idle = false;
   }
   int id = nm ? 0 : ++s.mcount;
   s.lock.unlock();
@@ -356,12 +359,12 @@ void startm(P* p, bool spinning) {
     nm = new M;  // Ms live forever (an idle pool), as in Go
     nm->id = id;
     nm->spinning = spinning;
-    nm->nextp = p;
+    nm->nextp.store(p, std::memory_order_release);
     std::thread([nm] { mstart(nm); }).detach();
     return;
   }
   nm->spinning = spinning;
-  nm->nextp = p;
+  nm->nextp.store(p, std::memory_order_release);
   nm->park.wakeup();
 }
 
@@ -376,25 +379,63 @@ void wakep() {
   startm(nullptr, true);
 }
 
-// Parks m in the idle pool until startm hands it a P.
-void stopm(M* m) {
+// Blocks this M for good: the process is exiting (main returned).
+[[noreturn]] void park_forever() {
+  for (;;) pause();
+}
+
+// Parks m in the idle pool until startm hands it a P (m->nextp), which this
+// returns. While timers are armed, one idle M is the timer sleeper: it sleeps
+// only until the earliest timer, runs the due ones (without a P: readied Gs go
+// to the global queue) and goes back to sleep.
+P* stopm(M* m) {
   auto& s = sched();
-  s.lock.lock();
-  m->schedlink = s.midle;
-  s.midle = m;
-  ++s.nmidle;
-  s.lock.unlock();
-  m->park.sleep();
+  for (;;) {
+    std::int64_t scavenge_at = stack_scavenge();
+    s.lock.lock();
+    m->schedlink = s.midle;
+    s.midle = m;
+    ++s.nmidle;
+    m->in_idle = true;
+    std::int64_t until = LLONG_MAX;
+    if (s.timer_sleeper == nullptr &&
+        (timers_earliest() != LLONG_MAX || scavenge_at != LLONG_MAX)) {
+      s.timer_sleeper = m;
+      until = std::min(timers_earliest(), scavenge_at);
+      s.timer_sleep_until.store(until, std::memory_order_relaxed);
+    }
+    s.lock.unlock();
+    if (until == LLONG_MAX) {
+      m->park.sleep();
+    } else {
+      m->park.sleep_for(until - nanotime());
+    }
+    s.lock.lock();
+    if (s.timer_sleeper == m) {
+      s.timer_sleeper = nullptr;
+      s.timer_sleep_until.store(LLONG_MAX, std::memory_order_relaxed);
+    }
+    if (!m->in_idle) {
+      // startm took us: it sets nextp, then wakes the note.
+      s.lock.unlock();
+      while (m->nextp.load(std::memory_order_acquire) == nullptr) m->park.sleep();
+      return m->nextp.exchange(nullptr, std::memory_order_acq_rel);
+    }
+    // Woken for timers (or timed out): leave the idle list, run what is due.
+    M** link = &s.midle;
+    while (*link != m) link = &(*link)->schedlink;
+    *link = m->schedlink;
+    --s.nmidle;
+    m->in_idle = false;
+    s.lock.unlock();
+    if (s.exiting.load(std::memory_order_relaxed)) park_forever();
+    run_due_timers(nanotime());
+  }
 }
 
 void resetspinning(M* m) {
   m->spinning = false;
   if (sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
-}
-
-// Blocks this M for good: the process is exiting (main returned).
-[[noreturn]] void park_forever() {
-  for (;;) pause();
 }
 
 // ---- finding work ---------------------------------------------------------------
@@ -423,6 +464,7 @@ G* findrunnable(M* m) {
   auto& s = sched();
 top:
   if (s.exiting.load(std::memory_order_relaxed)) park_forever();
+  if (timers_earliest() <= nanotime()) run_due_timers(nanotime());
   P* p = m->p;
   if (p->id >= s.gomaxprocs.load(std::memory_order_relaxed)) {
     // This P was retired by set_max_procs: hand its work over, find another.
@@ -441,11 +483,7 @@ top:
       m->spinning = false;
       s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
     }
-    if (np == nullptr) {
-      stopm(m);
-      np = m->nextp;
-      m->nextp = nullptr;
-    }
+    if (np == nullptr) np = stopm(m);
     acquirep(m, np);
     goto top;
   }
@@ -521,9 +559,7 @@ top:
       }
     }
   }
-  stopm(m);
-  acquirep(m, m->nextp);
-  m->nextp = nullptr;
+  acquirep(m, stopm(m));
   goto top;
 }
 
@@ -568,9 +604,12 @@ G* next_local(M* m) {
   if (s.exiting.load(std::memory_order_relaxed) ||
       p->id >= s.gomaxprocs.load(std::memory_order_relaxed))
     return nullptr;
-  if (p->schedtick % 61 == 0 && s.runqsize.load(std::memory_order_relaxed) > 0) {
-    std::lock_guard lk(s.lock);
-    if (G* gp = globrunqget_locked(p, 1)) return gp;
+  if (p->schedtick % 61 == 0) {
+    if (timers_earliest() <= nanotime()) run_due_timers(nanotime());
+    if (s.runqsize.load(std::memory_order_relaxed) > 0) {
+      std::lock_guard lk(s.lock);
+      if (G* gp = globrunqget_locked(p, 1)) return gp;
+    }
   }
   return runqget(p);
 }
@@ -610,8 +649,7 @@ void mstart(M* m) {
   m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
   crash_install_thread();
-  acquirep(m, m->nextp);
-  m->nextp = nullptr;
+  acquirep(m, m->nextp.exchange(nullptr));
   schedule_loop(m);
 }
 
@@ -701,6 +739,21 @@ G* thread_g() {
 }
 
 }  // namespace
+
+void timers_changed(std::int64_t when) {
+  auto& s = sched();
+  if (when >= s.timer_sleep_until.load(std::memory_order_relaxed)) return;  // it wakes in time
+  s.lock.lock();
+  if (M* sleeper = s.timer_sleeper) {
+    if (when < s.timer_sleep_until.load(std::memory_order_relaxed)) sleeper->park.wakeup();
+    s.lock.unlock();
+    return;
+  }
+  M* idle = s.midle;  // sleeping indefinitely: make it the timer sleeper
+  s.lock.unlock();
+  if (idle) idle->park.wakeup();
+  else wakep();  // Ms with a P check timers whenever they look for work
+}
 
 // ---- entry of every goroutine ----------------------------------------------------
 

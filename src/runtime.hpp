@@ -104,7 +104,8 @@ struct M {
   G g0;                    // the scheduler loop's context (the thread's own stack)
   G* curg = nullptr;       // what runs on this M now (&g0 in the scheduler)
   P* p = nullptr;          // P held, or null
-  P* nextp = nullptr;      // P handed over by startm; read after park wakes
+  std::atomic<P*> nextp{nullptr};  // P handed over by startm; read after park wakes
+  bool in_idle = false;    // on sched.midle; guarded by sched.lock
   bool spinning = false;   // counted in sched.nmspinning
   M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
   note park;               // stopm sleeps here

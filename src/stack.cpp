@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
+#include <ctime>
 
 #include "sanitizer.hpp"
 
@@ -20,7 +23,13 @@ constexpr std::size_t header_size = 64;  // sizeof(stack) rounded to a cache lin
 static_assert(sizeof(stack) <= header_size);
 constexpr std::size_t chunk_bytes = 64u << 20;  // one mmap carves this many bytes of stacks
 constexpr int per_p_cache_max = 32;
-constexpr std::size_t warm_pool_max = 512;  // global warm stacks beyond the per-P caches
+// Warm stacks kept indefinitely beyond the per-P caches. Stacks above this
+// watermark stay warm too (a burst of goroutines is often followed by another)
+// until they have sat unused for scavenge_age_ns; then an idle M returns their
+// pages to the OS (stack_scavenge, called from the scheduler when an M has
+// nothing to do). Nothing is madvised on the spawn or exit path.
+constexpr std::size_t warm_pool_max = 512;
+constexpr std::int64_t scavenge_age_ns = 1'000'000'000;
 
 std::size_t page_size() {
   static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -61,8 +70,9 @@ std::size_t guard_budget() {
 struct pool_t {
   std::mutex mu;
   std::size_t size = initial_default_size();  // usable + header; guard excluded
-  stack* warm = nullptr;                      // touched pages kept
-  std::size_t nwarm = 0;
+  std::vector<stack*> warm;                   // touched pages kept; LIFO, oldest first
+  std::size_t warm_low = 0;  // fewest warm stacks since the last scavenge
+  std::int64_t last_scavenge = 0;
   stack* cold = nullptr;                      // pages returned to the OS
   std::size_t ncold = 0;
   char* chunk_next = nullptr;  // carving cursor in the current chunk
@@ -137,11 +147,11 @@ void stack_set_default_size(std::size_t bytes) {
   default_size_cache.store(size, std::memory_order_relaxed);
   // Pooled stacks of the old size are dropped (their address space stays
   // reserved, their pages go back to the OS); carving restarts in a new chunk.
-  for (stack* lists : {p.warm, p.cold}) {
-    for (stack* s = lists; s != nullptr; s = s->next) madvise(s->lo, s->size(), MADV_DONTNEED);
-  }
-  p.warm = p.cold = nullptr;
-  p.nwarm = p.ncold = 0;
+  for (stack* s : p.warm) madvise(s->lo, s->size(), MADV_DONTNEED);
+  for (stack* s = p.cold; s != nullptr; s = s->next) madvise(s->lo, s->size(), MADV_DONTNEED);
+  p.warm.clear();
+  p.cold = nullptr;
+  p.warm_low = p.ncold = 0;
   p.chunk_next = p.chunk_end = nullptr;
 }
 
@@ -163,10 +173,10 @@ stack* stack_alloc(stack** cache, int* cache_n) {
   pool_t& p = pool();
   std::lock_guard lk(p.mu);
   stack* s = nullptr;
-  if (p.warm != nullptr) {
-    s = p.warm;
-    p.warm = s->next;
-    --p.nwarm;
+  if (!p.warm.empty()) {
+    s = p.warm.back();
+    p.warm.pop_back();
+    if (p.warm.size() < p.warm_low) p.warm_low = p.warm.size();
   } else if (p.cold != nullptr) {
     s = p.cold;
     p.cold = s->next;
@@ -188,30 +198,59 @@ void stack_free(stack* s, stack** cache, int* cache_n) {
     return;
   }
   pool_t& p = pool();
-  std::unique_lock lk(p.mu);
-  if (p.nwarm < warm_pool_max) {
-    s->next = p.warm;
-    p.warm = s;
-    ++p.nwarm;
-    return;
-  }
-  lk.unlock();
-  // Beyond the watermark: give the pages back, keep the address range. The
-  // header page stays resident (it holds the free-list link).
+  std::lock_guard lk(p.mu);
+  p.warm.push_back(s);
+}
+
+namespace {
+std::int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Gives a warm stack's pages back; the header page stays (it holds the link).
+void make_cold(stack* s) {
   const std::size_t pg = page_size();
   char* keep = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(s) / pg * pg);
   if (keep > s->lo) madvise(s->lo, static_cast<std::size_t>(keep - s->lo), MADV_DONTNEED);
   s->cold = true;
-  lk.lock();
-  s->next = p.cold;
-  p.cold = s;
-  ++p.ncold;
+}
+}  // namespace
+
+std::int64_t stack_scavenge() {
+  pool_t& p = pool();
+  std::int64_t now = monotonic_ns();
+  std::vector<stack*> victims;
+  std::int64_t next = LLONG_MAX;
+  {
+    std::lock_guard lk(p.mu);
+    if (p.warm.size() <= warm_pool_max) return LLONG_MAX;
+    if (now - p.last_scavenge < scavenge_age_ns) return p.last_scavenge + scavenge_age_ns;
+    next = now + scavenge_age_ns;
+    p.last_scavenge = now;
+    // Stacks below the pool's low-water mark of the last period were not
+    // used during it: the oldest of them beyond the watermark go cold.
+    std::size_t idle = std::min(p.warm_low, p.warm.size());
+    std::size_t n = idle > warm_pool_max ? idle - warm_pool_max : 0;
+    victims.assign(p.warm.begin(), p.warm.begin() + static_cast<std::ptrdiff_t>(n));
+    p.warm.erase(p.warm.begin(), p.warm.begin() + static_cast<std::ptrdiff_t>(n));
+    p.warm_low = p.warm.size();
+  }
+  for (stack* s : victims) make_cold(s);
+  std::lock_guard lk(p.mu);
+  for (stack* s : victims) {
+    s->next = p.cold;
+    p.cold = s;
+    ++p.ncold;
+  }
+  return p.warm.size() > warm_pool_max ? next : LLONG_MAX;
 }
 
 stack_stats stack_statistics() {
   pool_t& p = pool();
   std::lock_guard lk(p.mu);
-  return {p.chunks, p.stacks, p.guarded, p.nwarm, p.ncold};
+  return {p.chunks, p.stacks, p.guarded, p.warm.size(), p.ncold};
 }
 
 }  // namespace goro::detail

@@ -17,10 +17,11 @@
 //   unnoticed, which is why the guarded stacks are the ones reused first.
 // * Memory is reserved with MAP_NORESERVE and faulted in on first touch: a
 //   goroutine that uses little stack costs about one page of RSS.
-// * Freed stacks go to a per-P cache, then to a global warm pool; beyond the
-//   warm watermark their pages are returned to the OS (MADV_DONTNEED) and the
-//   address range is kept for reuse. Nothing is unmapped or madvised on the
-//   spawn path.
+// * Freed stacks go to a per-P cache, then to a global warm pool. Stacks
+//   beyond the warm watermark that sat unused for about a second have their
+//   pages returned to the OS (MADV_DONTNEED) by an idle M (stack_scavenge);
+//   the address range is kept for reuse. Nothing is unmapped or madvised on
+//   the spawn or exit path.
 #pragma once
 
 #include <cstddef>
@@ -57,6 +58,11 @@ inline bool stack_guard_hit(const stack* s, const void* addr, std::size_t page) 
 inline bool stack_sp_ok(const stack* s, const void* sp) {
   return s->guarded || static_cast<const char*>(sp) >= s->lo;
 }
+
+// Returns the pages of warm stacks unused for about a second, beyond the
+// watermark, to the OS. Cheap when there is nothing to do; called by idle Ms.
+// Returns when it wants to run again (monotonic ns; LLONG_MAX: not needed).
+std::int64_t stack_scavenge();
 
 struct stack_stats {
   std::size_t chunks, stacks, guarded, warm, cold;

@@ -60,6 +60,7 @@ class chan_base {
  public:
   chan_base() noexcept = default;
   chan_base(std::nullptr_t) noexcept {}
+  chan_base(retain_raw_t, hchan* c) noexcept : c_(c) { chan_retain(c_); }
   chan_base(const chan_base& o) noexcept : c_(o.c_) { chan_retain(c_); }
   chan_base(chan_base&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
   chan_base& operator=(const chan_base& o) noexcept {
@@ -122,6 +123,7 @@ class chan_base<void> {
  public:
   chan_base() noexcept = default;
   chan_base(std::nullptr_t) noexcept {}
+  chan_base(retain_raw_t, hchan* c) noexcept : c_(c) { chan_retain(c_); }
   chan_base(const chan_base& o) noexcept : c_(o.c_) { chan_retain(c_); }
   chan_base(chan_base&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
   chan_base& operator=(const chan_base& o) noexcept {
@@ -245,6 +247,7 @@ class send_chan : public detail::chan_base<T> {
   send_chan(std::nullptr_t) noexcept {}
   send_chan(const chan<T>& c) noexcept : base(c) {}  // NOLINT: implicit, as in Go
   send_chan(chan<T>&& c) noexcept : base(std::move(c)) {}
+  send_chan(detail::retain_raw_t t, detail::hchan* c) noexcept : base(t, c) {}
 
   template <class U = T, class = std::enable_if_t<!std::is_void_v<U>>>
   void send(U value) {
@@ -272,6 +275,7 @@ class recv_chan : public detail::chan_base<T> {
   recv_chan(std::nullptr_t) noexcept {}
   recv_chan(const chan<T>& c) noexcept : base(c) {}  // NOLINT: implicit, as in Go
   recv_chan(chan<T>&& c) noexcept : base(std::move(c)) {}
+  recv_chan(detail::retain_raw_t t, detail::hchan* c) noexcept : base(t, c) {}
 
   std::optional<T> recv() { return this->do_recv(); }
   std::optional<T> try_recv(bool* closed = nullptr) { return this->do_try_recv(closed); }
@@ -289,6 +293,7 @@ class recv_chan<void> : public detail::chan_base<void> {
   recv_chan(std::nullptr_t) noexcept {}
   recv_chan(const chan<void>& c) noexcept : base(c) {}  // NOLINT: implicit, as in Go
   recv_chan(chan<void>&& c) noexcept : base(std::move(c)) {}
+  recv_chan(detail::retain_raw_t t, detail::hchan* c) noexcept : base(t, c) {}
 
   bool recv() { return detail::chan_recv(c_, nullptr); }
   int try_recv() { return detail::chan_try_recv(c_, nullptr); }

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <goro/chan.hpp>
+#include <goro/clock.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
+#include <goro/time.hpp>
 #include <goro/sync.hpp>

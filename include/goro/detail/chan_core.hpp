@@ -39,6 +39,11 @@ struct hchan_ref {
 };
 struct hchan;
 
+// Tag: build a handle that shares (retains) an existing hchan. Runtime use.
+struct retain_raw_t {
+  explicit retain_raw_t() = default;
+};
+
 hchan* chan_make(const elem_ops* ops, std::size_t capacity);
 void chan_destroy(hchan* c) noexcept;  // refs reached zero
 

@@ -1,0 +1,247 @@
+// Timers: sleep, after, tick, timer, ticker, after_func (Go's sleep_test.go
+// and tick_test.go behaviour, with Go 1.23 stop/reset semantics).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <goro/goro.hpp>
+#include <thread>
+
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using goro_test::scaled;
+
+namespace {
+goro::clock::duration since(goro::clock::time_point t) { return goro::clock::now() - t; }
+}  // namespace
+
+TEST(Time, SleepParksForAtLeastTheDuration) {
+  goro::run([] {
+    auto t0 = goro::clock::now();
+    goro::sleep(20ms);
+    EXPECT_GE(since(t0), 20ms);
+    goro::sleep(0ms);   // returns at once
+    goro::sleep(-5ms);  // likewise
+  });
+  auto t0 = goro::clock::now();
+  goro::sleep(10ms);  // plain thread
+  EXPECT_GE(since(t0), 10ms);
+}
+
+TEST(Time, SleepingGoroutineDoesNotBlockItsThread) {
+  goro::set_max_procs(1);
+  std::atomic<int> progress{0};
+  goro::run([&] {
+    goro::wait_group wg;
+    wg.go([] { goro::sleep(100ms); });
+    wg.go([&] {
+      for (int i = 0; i < 1000; ++i) {
+        progress++;
+        goro::yield();
+      }
+    });
+    wg.wait();
+  });
+  EXPECT_EQ(progress.load(), 1000);
+  goro::set_max_procs(2);
+}
+
+TEST(Time, ManySleepersAllWake) {
+  const int n = scaled(100'000);
+  std::atomic<int> woke{0};
+  goro::run([&] {
+    goro::wait_group wg;
+    for (int i = 0; i < n; ++i) {
+      wg.go([&, i] {
+        goro::sleep(std::chrono::microseconds(i % 1000));
+        woke++;
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(woke.load(), n);
+}
+
+TEST(Time, AfterDeliversOnceAfterTheDuration) {
+  goro::run([] {
+    auto t0 = goro::clock::now();
+    auto c = goro::after(20ms);
+    auto v = c.recv();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(*v - t0, 20ms);
+    EXPECT_GE(since(t0), 20ms);
+    EXPECT_FALSE(c.try_recv().has_value());  // exactly one value
+  });
+  // From a plain thread, with no goroutine running.
+  auto t0 = goro::clock::now();
+  EXPECT_TRUE(goro::after(15ms).recv().has_value());
+  EXPECT_GE(since(t0), 15ms);
+}
+
+// Go: TestAfterStress — after() used concurrently from many goroutines.
+TEST(Time, AfterStress) {
+  std::atomic<int> got{0};
+  goro::run([&] {
+    goro::wait_group wg;
+    for (int g = 0; g < 10; ++g) {
+      wg.go([&] {
+        for (int i = 0; i < scaled(100); ++i) {
+          goro::after(std::chrono::microseconds(10 + i % 50)).recv();
+          got++;
+        }
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(got.load(), 10 * scaled(100));
+}
+
+TEST(Time, AfterInSelectAsTimeout) {
+  goro::run([] {
+    auto never = goro::make_chan<int>();
+    bool timed_out = false;
+    goro::select(goro::recv(never), goro::recv(goro::after(10ms), [&] { timed_out = true; }));
+    EXPECT_TRUE(timed_out);
+  });
+}
+
+// Go: TestTimerStopStress — timers stopped before they fire never fire.
+TEST(Time, TimerStopStress) {
+  std::atomic<int> fired{0};
+  goro::run([&] {
+    std::vector<goro::timer> timers;
+    for (int i = 0; i < scaled(1000); ++i) {
+      timers.push_back(goro::after_func(200ms + std::chrono::milliseconds(i % 100), [&] { fired++; }));
+    }
+    for (auto& t : timers) EXPECT_TRUE(t.stop());
+    for (auto& t : timers) EXPECT_FALSE(t.stop());  // already stopped
+    goro::sleep(400ms);
+  });
+  EXPECT_EQ(fired.load(), 0);
+}
+
+TEST(Time, TimerStopAfterFireReturnsFalse) {
+  goro::run([] {
+    goro::timer t(5ms);
+    t.c().recv();
+    EXPECT_FALSE(t.stop());
+  });
+}
+
+// Go 1.23: after stop() or reset() returns, no stale value can be received.
+TEST(Time, NoStaleValueAfterStopOrReset) {
+  goro::run([] {
+    for (int i = 0; i < scaled(50); ++i) {
+      goro::timer t(1ms);
+      goro::sleep(3ms);  // it has fired: the value waits in the channel
+      EXPECT_FALSE(t.stop());
+      EXPECT_FALSE(t.c().try_recv().has_value()) << "stale value after stop";
+    }
+    for (int i = 0; i < scaled(50); ++i) {
+      goro::timer t(1ms);
+      goro::sleep(3ms);
+      auto before_reset = goro::clock::now();
+      EXPECT_FALSE(t.reset(20ms));
+      auto v = t.c().recv();  // must be the new firing, not the stale one
+      ASSERT_TRUE(v);
+      EXPECT_GE(*v, before_reset + 20ms);
+    }
+  });
+}
+
+// Go: TestReset — reset re-arms; its result says whether the timer was active.
+TEST(Time, ResetReportsWhetherActive) {
+  goro::run([] {
+    goro::timer t(1h);
+    EXPECT_TRUE(t.reset(10ms));
+    auto t0 = goro::clock::now();
+    EXPECT_TRUE(t.c().recv());
+    EXPECT_GE(since(t0), 9ms);
+    EXPECT_FALSE(t.reset(10ms));  // had fired
+    EXPECT_TRUE(t.c().recv());
+  });
+}
+
+TEST(Time, DestroyingATimerStopsIt) {
+  std::atomic<int> fired{0};
+  goro::run([&] {
+    { auto t = goro::after_func(20ms, [&] { fired++; }); }
+    goro::timer moved = goro::after_func(20ms, [&] { fired += 10; });
+    moved = goro::after_func(20ms, [&] { fired += 100; });  // stops the +10 one
+    goro::sleep(80ms);
+  });
+  EXPECT_EQ(fired.load(), 100);
+}
+
+TEST(Time, AfterFuncRunsInItsOwnGoroutine) {
+  std::atomic<std::uint64_t> id{0};
+  std::uint64_t mine = 0;
+  goro::run([&] {
+    mine = goro::goroutine_id();
+    auto done = goro::make_chan<void>();
+    auto t = goro::after_func(5ms, [&, done]() mutable {
+      id = goro::goroutine_id();
+      done.close();
+    });
+    done.recv();
+  });
+  EXPECT_NE(id.load(), 0u);
+  EXPECT_NE(id.load(), mine);
+}
+
+// Go: TestTicker — ticks arrive about every period.
+TEST(Time, TickerTicks) {
+  goro::run([] {
+    goro::ticker tk(10ms);
+    auto t0 = goro::clock::now();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(tk.c().recv());
+    EXPECT_GE(since(t0), 45ms);
+    tk.stop();
+    goro::sleep(30ms);
+    EXPECT_FALSE(tk.c().try_recv().has_value()) << "tick after stop";
+    tk.reset(5ms);
+    EXPECT_TRUE(tk.c().recv());
+  });
+  EXPECT_THROW(goro::ticker(0ms), goro::panic_error);
+}
+
+TEST(Time, SlowReceiverDropsTicks) {
+  goro::run([] {
+    goro::ticker tk(2ms);
+    goro::sleep(30ms);  // ~15 ticks, but the channel holds one
+    EXPECT_LE(tk.c().len(), 1u);
+    EXPECT_TRUE(tk.c().try_recv().has_value());
+    EXPECT_FALSE(tk.c().try_recv().has_value());
+  });
+}
+
+TEST(Time, TickChannel) {
+  goro::run([] {
+    auto c = goro::tick(5ms);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(c.recv());
+    EXPECT_FALSE(goro::tick(0ms));  // nil channel, as in Go
+  });
+}
+
+// Go: TestTeardown — tickers created and stopped in quick succession.
+TEST(Time, TickerTeardown) {
+  goro::run([] {
+    for (int i = 0; i < scaled(200); ++i) {
+      goro::ticker tk(std::chrono::microseconds(100 + i));
+      tk.c().recv();
+      tk.stop();
+    }
+  });
+}
+
+TEST(Time, ManyPendingTimers) {
+  const int n = scaled(200'000);
+  goro::run([&] {
+    std::vector<goro::timer> ts;
+    ts.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) ts.emplace_back(1h + std::chrono::seconds(i));
+    int stopped = 0;
+    for (auto& t : ts) stopped += t.stop();
+    EXPECT_EQ(stopped, n);
+  });
+}
