@@ -154,7 +154,7 @@ void chan_send(hchan* c, void* elem) {
 }
 
 bool chan_try_send(hchan* c, void* elem) {
-  if (c == nullptr) return false;
+  if (c == nullptr || !c->maybe_can_send()) return false;
   c->lock.lock();
   if (c->closed.load(std::memory_order_relaxed)) {
     c->lock.unlock();
@@ -216,7 +216,7 @@ bool chan_recv(hchan* c, void* out) {
 }
 
 int chan_try_recv(hchan* c, void* out) {
-  if (c == nullptr) return -1;
+  if (c == nullptr || !c->maybe_can_recv()) return -1;
   c->lock.lock();
   wake_list wake;
   int r;

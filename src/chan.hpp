@@ -41,29 +41,35 @@ struct sudog {
   std::exception_ptr exc;
 };
 
-// FIFO of waiting sudogs. c->lock held for every operation.
+// FIFO of waiting sudogs. c->lock held for every operation, except that
+// maybe_nonempty() may be read without it (select's lock-free "nothing is
+// ready" check), hence the relaxed atomic head.
 struct waitq {
-  sudog* first = nullptr;
+  std::atomic<sudog*> head{nullptr};
   sudog* last = nullptr;
 
-  bool empty() const { return first == nullptr; }
+  sudog* first() const { return head.load(std::memory_order_relaxed); }
+  void set_first(sudog* sg) { head.store(sg, std::memory_order_relaxed); }
+  bool empty() const { return first() == nullptr; }
+  bool maybe_nonempty() const { return head.load(std::memory_order_acquire) != nullptr; }
   void enqueue(sudog* sg) {
     sg->next = nullptr;
     sg->prev = last;
     if (last) last->next = sg;
-    else first = sg;
+    else set_first(sg);
     last = sg;
   }
   void push_front(sudog* sg) {
+    sudog* f = first();
     sg->prev = nullptr;
-    sg->next = first;
-    if (first) first->prev = sg;
+    sg->next = f;
+    if (f) f->prev = sg;
     else last = sg;
-    first = sg;
+    set_first(sg);
   }
   void remove(sudog* sg) {
     if (sg->prev) sg->prev->next = sg->next;
-    else if (first == sg) first = sg->next;
+    else if (first() == sg) set_first(sg->next);
     else return;  // not queued
     if (sg->next) sg->next->prev = sg->prev;
     else last = sg->prev;
@@ -73,10 +79,11 @@ struct waitq {
   // only if this wins its select (Go's selectDone CAS); others are dropped.
   sudog* dequeue() {
     for (;;) {
-      sudog* sg = first;
+      sudog* sg = first();
       if (!sg) return nullptr;
-      first = sg->next;
-      if (first) first->prev = nullptr;
+      sudog* nf = sg->next;
+      set_first(nf);
+      if (nf) nf->prev = nullptr;
       else last = nullptr;
       sg->next = sg->prev = nullptr;
       if (sg->is_select) {
@@ -98,6 +105,23 @@ struct hchan : hchan_ref {
   std::size_t sendx = 0;      // next slot to fill
   std::size_t recvx = 0;      // next slot to drain
   std::atomic<bool> closed{false};  // lock for writes; read racily by fast paths
+
+  // Lock-free guesses for select's non-blocking fast path (Go's empty/full
+  // checks). "false" is a linearizable observation that the operation could
+  // not proceed at the moment of the read.
+  bool maybe_can_send() const {
+    if (closed.load(std::memory_order_acquire)) return true;  // proceeds (to a panic)
+    return dataqsiz == 0 ? recvq.maybe_nonempty()
+                         : qcount.load(std::memory_order_acquire) < dataqsiz;
+  }
+  bool maybe_can_recv() const {
+    bool empty = dataqsiz == 0 ? !sendq.maybe_nonempty()
+                               : qcount.load(std::memory_order_acquire) == 0;
+    if (!empty) return true;
+    // Observed empty; a close that happened before that observation must be
+    // seen now (Go orders the two loads the same way).
+    return closed.load(std::memory_order_acquire);
+  }
   waitq recvq;                // blocked receivers
   waitq sendq;                // blocked senders
 
@@ -108,8 +132,17 @@ struct hchan : hchan_ref {
 inline void elem_move(const elem_ops* ops, void* dst, void* src) {
   if (ops->size == 0) return;
   if (dst == nullptr) return;  // receiver discards
-  if (ops->trivial) std::memcpy(dst, src, ops->size);
-  else ops->move_construct(dst, src);
+  if (ops->trivial) {
+    switch (ops->size) {  // the common sizes without a call to memcpy
+      case 1: std::memcpy(dst, src, 1); return;
+      case 2: std::memcpy(dst, src, 2); return;
+      case 4: std::memcpy(dst, src, 4); return;
+      case 8: std::memcpy(dst, src, 8); return;
+      case 16: std::memcpy(dst, src, 16); return;
+      default: std::memcpy(dst, src, ops->size); return;
+    }
+  }
+  ops->move_construct(dst, src);
 }
 inline void elem_destroy(const elem_ops* ops, void* p) {
   if (ops->size != 0 && !ops->trivial) ops->destroy(p);

@@ -230,6 +230,8 @@ G* runqget(P* p) {
   }
 }
 
+constexpr std::int64_t runnext_grace_ns = 20'000;
+
 // Grabs half of p's queue into batch[batch_head...]; returns how many.
 std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head,
                        bool steal_runnext) {
@@ -242,10 +244,20 @@ std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head,
       if (steal_runnext) {
         G* next = p->runnext.load(std::memory_order_acquire);
         if (next != nullptr) {
-          // The owner is probably about to run it (it was readied by the
-          // owner, which will park soon): give it a moment, as Go does.
+          // The owner readied `next` and will most likely run it at its next
+          // scheduling (a channel partner: ping-pong, producer/consumer).
+          // Moving it to another thread would turn cheap local switches into
+          // cross-core wake-ups, so steal it only if the owner has not
+          // scheduled at all for a grace period (Go waits ~3 µs).
           if (p->status.load(std::memory_order_relaxed) == p_running) {
-            for (int i = 0; i < 200; ++i) cpu_relax();
+            std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+            std::int64_t deadline = nanotime() + runnext_grace_ns;
+            do {
+              for (int i = 0; i < 32; ++i) cpu_relax();
+              if (p->schedtick.load(std::memory_order_relaxed) != tick ||
+                  p->runnext.load(std::memory_order_relaxed) != next)
+                return 0;
+            } while (nanotime() < deadline);
           }
           if (p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
             batch[batch_head % local_runq_size].store(next, std::memory_order_relaxed);
@@ -593,7 +605,8 @@ void prepare_to_run(M* m, G* gp) {
   }
   gp->status.store(g_running, std::memory_order_relaxed);
   m->curg = gp;
-  ++m->p->schedtick;
+  m->p->schedtick.store(m->p->schedtick.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
 }
 
 // The next G to run on m's P without blocking, or null: runnext, local queue,
@@ -604,7 +617,7 @@ G* next_local(M* m) {
   if (s.exiting.load(std::memory_order_relaxed) ||
       p->id >= s.gomaxprocs.load(std::memory_order_relaxed))
     return nullptr;
-  if (p->schedtick % 61 == 0) {
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0) {
     if (timers_earliest() <= nanotime()) run_due_timers(nanotime());
     if (s.runqsize.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(s.lock);
@@ -694,10 +707,8 @@ void post_exit(G* gp, void*) {
   stack_free(gp->stk, &p->stack_cache, &p->stack_cache_n);
   gp->stk = nullptr;
   gp->ctx = nullptr;
-#if defined(GORO_TSAN)
-  __tsan_destroy_fiber(gp->tsan_fiber);
-  gp->tsan_fiber = nullptr;
-#endif
+  // TSan: the fiber stays with the G for its next goroutine; creating one
+  // costs milliseconds under TSan, which would make spawn-heavy tests crawl.
   free_g(p, gp);
 }
 

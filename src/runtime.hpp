@@ -123,7 +123,9 @@ struct P {
   std::atomic<std::uint32_t> status{p_idle};
   M* m = nullptr;        // owner; null while idle
   P* link = nullptr;     // idle-P list; guarded by sched.lock
-  std::uint32_t schedtick = 0;  // owner: bumped per scheduling; every 61st looks at the global queue
+  // Bumped by the owner per scheduling (every 61st looks at the global queue);
+  // read by thieves deciding whether the owner is about to run runnext.
+  std::atomic<std::uint32_t> schedtick{0};
   // Local run queue: a bounded single-producer (owner) multi-consumer ring.
   // runq[head..tail) are runnable; head is advanced by CAS (owner and thieves),
   // tail is stored only by the owner (release). Slots are atomics so thieves'

@@ -76,6 +76,16 @@ int selectgo(scase* cases, int n, bool block, bool* received) {
     if (!block) return -1;
     for (;;) park(nullptr, nullptr, wait_reason::select_no_cases);  // Go's select {}
   }
+  if (!block) {
+    // Fast path: if no case can possibly proceed, take the default without
+    // locking anything (each check is Go's single-case non-blocking check).
+    bool maybe = false;
+    for (int i = 0; i < nn && !maybe; ++i) {
+      const scase& cs = cases[pollorder[i]];
+      maybe = cs.send ? cs.c->maybe_can_send() : cs.c->maybe_can_recv();
+    }
+    if (!maybe) return -1;
+  }
   // Lock order: by channel address (insertion sort; n is small).
   for (int i = 0; i < nn; ++i) {
     int k = pollorder[i];
