@@ -75,6 +75,7 @@ void write_u64(std::uint64_t v) {
   std::ostringstream out;
   out << "panic: " << what << "\n\ngoroutine " << gp->id << " [running]:\n"
       << boost::stacktrace::stacktrace() << "\n";
+  dump_all(out, /*include_self=*/false);
   std::string s = out.str();
   write_str(s.c_str());
   std::abort();

@@ -353,6 +353,7 @@ void start_background_cleanup() {
   std::call_once(registry().started, [] {
     // goro has no timers yet: a detached thread that sleeps between runs.
     std::thread([] {
+      note_runtime_thread();
       for (;;) {
         std::this_thread::sleep_for(cleanup_period);
         run_cleanup(/*background=*/true);

@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "crash.hpp"
@@ -100,6 +101,7 @@ struct sched_t {
   std::atomic<std::uint64_t> goid_gen{0};
   std::atomic<std::int64_t> ngoroutines{0};
   std::atomic<bool> exiting{false};
+  std::atomic<int> run_active{0};  // goro::run calls blocked waiting for their main
   std::atomic<bool> started{false};
   std::once_flag init_once;
 };
@@ -108,6 +110,8 @@ sched_t& sched() {
   static sched_t* s = new sched_t;
   return *s;
 }
+
+std::atomic<int> runtime_threads{0};  // see note_runtime_thread
 
 int default_procs() {
   if (const char* env = std::getenv("GOMAXPROCS")) {
@@ -396,6 +400,58 @@ void wakep() {
   for (;;) pause();
 }
 
+int process_threads() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  int n = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "Threads: %d", &n) == 1) break;
+  std::fclose(f);
+  return n;
+}
+
+// True if no goroutine can ever run again (Go's checkdead): inside goro::run,
+// every P idle, nothing queued, no timer armed, every goroutine parked, and no
+// thread in the process but the Ms, the runtime's helpers and the one thread
+// blocked in goro::run, so nothing outside the runtime can wake anyone.
+bool looks_dead() {
+  auto& s = sched();
+  if (s.run_active.load(std::memory_order_acquire) == 0) return false;
+  if (s.npidle.load() != s.gomaxprocs.load() || s.nmspinning.load() != 0) return false;
+  if (s.runqsize.load() != 0 || timers_earliest() != LLONG_MAX) return false;
+  int mcount;
+  {
+    std::lock_guard lk(s.lock);
+    mcount = s.mcount;
+  }
+  if (process_threads() != 1 + mcount + runtime_threads.load()) return false;
+  std::vector<G*> gs;
+  allgs_snapshot(gs);
+  int waiting = 0;
+  for (G* g : gs) {
+    std::uint32_t st = g->status.load(std::memory_order_acquire);
+    if (st == g_running || st == g_runnable) return false;
+    if (st == g_idle && g->invoke != nullptr) return false;
+    if (st == g_waiting || st == g_dumping) ++waiting;
+  }
+  return waiting > 0;
+}
+
+void checkdead() {
+  if (!looks_dead()) return;
+  // Confirm the state is stable, not a moment between two hand-offs.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!looks_dead()) return;
+  std::ostringstream out;
+  out << "fatal error: all goroutines are asleep - deadlock!\n\n";
+  dump_all(out, false);
+  std::string text = out.str();
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+  std::abort();
+}
+
 // Parks m in the idle pool until startm hands it a P (m->nextp), which this
 // returns. While timers are armed, one idle M is the timer sleeper: it sleeps
 // only until the earliest timer, runs the due ones (without a P: readied Gs go
@@ -418,6 +474,7 @@ P* stopm(M* m) {
     }
     s.lock.unlock();
     if (until == LLONG_MAX) {
+      checkdead();
       m->park.sleep();
     } else {
       m->park.sleep_for(until - nanotime());
@@ -577,6 +634,20 @@ top:
 
 // ---- running Gs -------------------------------------------------------------------
 
+// All Gs ever allocated. Guarded by allg_lock (a leaf lock).
+std::mutex& allg_lock() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+std::vector<G*>& allgs() {
+  static std::vector<G*>* v = new std::vector<G*>;
+  return *v;
+}
+void register_g(G* gp) {
+  std::lock_guard lk(allg_lock());
+  allgs().push_back(gp);
+}
+
 G* alloc_g_locked_global() {
   auto& s = sched();
   G* gp = s.gfree;
@@ -673,12 +744,22 @@ struct park_args {
   void* arg;
 };
 
+// waiting -> runnable. A dump may be borrowing gp's stack (g_dumping): wait
+// for it to finish (it takes microseconds).
+void make_runnable(G* gp) {
+  std::uint32_t s = g_waiting;
+  while (!gp->status.compare_exchange_weak(s, g_runnable, std::memory_order_acq_rel)) {
+    s = g_waiting;
+    cpu_relax();
+  }
+}
+
 void post_park(G* gp, void* a) {
   auto* pa = static_cast<park_args*>(a);
   gp->status.store(g_waiting, std::memory_order_relaxed);
   if (pa->unlockf != nullptr && !pa->unlockf(gp, pa->arg)) {
     // Do not park after all: run gp next.
-    gp->status.store(g_runnable, std::memory_order_relaxed);
+    make_runnable(gp);
     runqput(current_m()->p, gp, true);
   }
 }
@@ -730,6 +811,7 @@ void init_runtime() {
   s.gomaxprocs.store(n, std::memory_order_relaxed);
   s.lock.unlock();
   crash_install();
+  install_sigquit();
   std::atexit(on_exit_handler);
   s.started.store(true, std::memory_order_release);
 }
@@ -799,11 +881,16 @@ G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
       std::lock_guard lk(sched().lock);
       gp = alloc_g_locked_global();
     }
-    if (!gp) gp = new G;
+    if (!gp) {
+      gp = new G;
+      register_g(gp);
+    }
   }
   gp->schedlink = nullptr;
   gp->id = new_goid(p);
-  gp->reason = wait_reason::none;
+  gp->created_pc = __builtin_return_address(0);
+  gp->parent_id = (m && !m->curg->is_g0) ? m->curg->id : 0;
+  gp->reason.store(wait_reason::none, std::memory_order_relaxed);
   gp->ts = thread_state{};
   gp->select_done.store(0, std::memory_order_relaxed);
   gp->param = nullptr;
@@ -834,6 +921,13 @@ void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   wakep();
 }
 
+void allgs_snapshot(std::vector<G*>& out) {
+  std::lock_guard lk(allg_lock());
+  out = allgs();
+}
+
+void note_runtime_thread() { runtime_threads.fetch_add(1, std::memory_order_relaxed); }
+
 sched_counters sched_statistics() {
   sched_counters c{};
   auto& s = sched();
@@ -861,8 +955,8 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
   if (m == nullptr) {
     // A plain thread: unlockf now, then block the thread until ready().
     G* gp = thread_g();
-    gp->reason = reason;
-    gp->wait_since = nanotime();
+    gp->reason.store(reason, std::memory_order_relaxed);
+    gp->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     if (unlockf && !unlockf(gp, arg)) return;
     for (int i = 0; i < 2000; ++i) {  // ~10-20 µs: cheaper than a futex sleep
       if (gp->wakeup.load(std::memory_order_acquire)) break;
@@ -871,15 +965,15 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
     while (gp->wakeup.load(std::memory_order_acquire) == 0)
       futex(&gp->wakeup, FUTEX_WAIT, 0, nullptr);
     gp->wakeup.store(0, std::memory_order_relaxed);
-    gp->reason = wait_reason::none;
+    gp->reason.store(wait_reason::none, std::memory_order_relaxed);
     return;
   }
   G* gp = m->curg;
-  gp->reason = reason;
-  gp->wait_since = nanotime();
+  gp->reason.store(reason, std::memory_order_relaxed);
+  gp->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   park_args pa{unlockf, arg};
   schedule_from(gp, &post_park, &pa);
-  gp->reason = wait_reason::none;
+  gp->reason.store(wait_reason::none, std::memory_order_relaxed);
 }
 
 void ready(G* gp) {
@@ -888,7 +982,7 @@ void ready(G* gp) {
     futex(&gp->wakeup, FUTEX_WAKE, 1, nullptr);
     return;
   }
-  gp->status.store(g_runnable, std::memory_order_relaxed);
+  make_runnable(gp);
   M* m = current_m();
   if (m && m->p) {
     runqput(m->p, gp, true);
@@ -898,6 +992,12 @@ void ready(G* gp) {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
+}
+
+std::int64_t coarse_nanotime() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::int64_t nanotime() {
@@ -969,8 +1069,10 @@ void run_main(std::function<int()> main_fn, int* result) {
     return;
   }
   note done;
+  sched().run_active.fetch_add(1, std::memory_order_acq_rel);
   go([&] {
     *result = main_fn();
+    sched().run_active.fetch_sub(1, std::memory_order_acq_rel);
     done.wakeup();
   });
   done.sleep();

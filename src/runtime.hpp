@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
+#include <vector>
 
 #include <boost/context/detail/fcontext.hpp>
 #include <goro/runtime.hpp>
@@ -56,6 +58,7 @@ enum gstatus : std::uint32_t {
   g_running,   // owns an M
   g_waiting,   // parked; exactly one ready() will make it runnable
   g_dead,      // exited; on a free list
+  g_dumping,   // parked, and a dump is walking its stack: ready() waits
 };
 
 // A goroutine, a plain thread's stand-in (is_thread), or an M's scheduler
@@ -66,7 +69,12 @@ struct G {
   G* schedlink = nullptr;    // run-queue / free-list link; owned by that queue
   std::uint64_t id = 0;
   std::atomic<std::uint32_t> status{g_idle};
-  wait_reason reason = wait_reason::none;
+  // Why and since when (coarse monotonic ns) it is parked; read racily by dumps.
+  std::atomic<wait_reason> reason{wait_reason::none};
+  std::atomic<std::int64_t> wait_since{0};
+  // Where it was created (a return address in the spawning code) and by whom.
+  void* created_pc = nullptr;
+  std::uint64_t parent_id = 0;
   bool is_thread = false;  // plain OS thread: park blocks the thread
   bool is_g0 = false;      // an M's scheduler context (runs on the thread stack)
   bool closure_on_heap = false;
@@ -79,7 +87,6 @@ struct G {
   // (Go's selectDone); param carries the winning waiter record.
   std::atomic<std::uint32_t> select_done{0};
   void* param = nullptr;
-  std::int64_t wait_since = 0;  // monotonic ns when parked
   // Sanitizer fiber state (unused in plain builds).
   void* asan_fake_stack = nullptr;
   const void* asan_bottom = nullptr;
@@ -165,6 +172,22 @@ void ready(G* gp);
 
 // Monotonic nanoseconds.
 std::int64_t nanotime();
+// Monotonic nanoseconds at a few ms resolution, much cheaper (wait times).
+std::int64_t coarse_nanotime();
+
+// Every G ever allocated (G structs are reused, never freed), for dumps,
+// deadlock detection and leak checks.
+void allgs_snapshot(std::vector<G*>& out);
+
+// Goroutine dumps (dump.cpp): every live goroutine, the caller's first if
+// include_self; and the SIGQUIT handler.
+void dump_one(std::ostream& out, G* gp, bool is_self);
+void dump_all(std::ostream& out, bool include_self);
+void install_sigquit();
+
+// Runtime-owned helper threads (not Ms), so deadlock detection can tell
+// whether any user thread could still wake a goroutine.
+void note_runtime_thread();
 // A cheap per-M (or per-thread) pseudo-random number.
 std::uint32_t fastrand();
 std::uint32_t fastrandn(std::uint32_t n);

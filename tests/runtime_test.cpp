@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cerrno>
 #include <goro/goro.hpp>
+#include <goro/testing.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -414,4 +416,48 @@ TEST(RuntimeDeathTest, ExitWhileGoroutinesAliveIsClean) {
         std::exit(0);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+TEST(RuntimeDeathTest, DeadlockIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(goro::run([] {
+                 auto c = goro::make_chan<int>();
+                 goro::go([c]() mutable { c.recv(); });
+                 c.recv();  // nobody will ever send
+               }),
+               "fatal error: all goroutines are asleep - deadlock!(.|\n)*goroutine [0-9]+ "
+               "\\[chan receive\\]");
+}
+
+TEST(Runtime, DumpShowsParkedGoroutines) {
+  goro::run([] {
+    auto c = goro::make_chan<int>();
+    auto parked = goro::make_chan<void>();
+    goro::go([c, parked]() mutable {
+      parked.close();
+      c.recv();
+    });
+    parked.recv();
+    goro::sleep(std::chrono::milliseconds(5));
+    std::ostringstream out;
+    goro::dump_goroutines(out);
+    std::string d = out.str();
+    EXPECT_NE(d.find("[running]"), std::string::npos) << d;  // the caller
+    EXPECT_NE(d.find("[chan receive]"), std::string::npos) << d;
+    EXPECT_NE(d.find("created by"), std::string::npos) << d;
+    if (!goro_test::sanitizer_build()) EXPECT_NE(d.find("chan_recv"), std::string::npos) << d;
+    c.send(1);  // the dumped goroutine still resumes correctly
+  });
+}
+
+TEST(Runtime, LeakCheckFindsOnlyNewLeaks) {
+  auto before = goro::testing::current_goroutines();
+  auto c = goro::make_chan<int>();
+  goro::go([c]() mutable { c.recv(); });  // leaked until we send
+  std::string report = goro::testing::find_leaks(before, std::chrono::milliseconds(50));
+  EXPECT_NE(report.find("chan receive"), std::string::npos) << report;
+  EXPECT_THROW(goro::testing::verify_no_leaks(before, std::chrono::milliseconds(10)),
+               goro::testing::leak_error);
+  c.send(1);
+  EXPECT_NO_THROW(goro::testing::verify_no_leaks(before));
 }

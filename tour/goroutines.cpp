@@ -2,6 +2,8 @@
 #include <atomic>
 #include <chrono>
 #include <goro/goro.hpp>
+#include <goro/testing.hpp>
+#include <string>
 
 #include "tour.hpp"
 
@@ -55,5 +57,24 @@ GORO_TOUR_SECTION(12, "parked goroutines cost a page of stack") {
     std::printf("%zu goroutines alive, all parked on one channel; closing it wakes them all\n",
                 goro::num_goroutine());
     release.close();
+  });
+}
+
+GORO_TOUR_SECTION(13, "goroutine leaks: find them, read their dump") {
+  // Seed: "The garbage collector does nothing to collect goroutines that have
+  // been abandoned". This one waits on a channel nobody will ever write to.
+  goro::run([] {
+    auto before = goro::testing::current_goroutines();
+    auto do_work = [](goro::recv_chan<std::string> strings) {
+      auto completed = goro::make_chan<void>();
+      goro::go([strings, completed]() mutable {
+        for (auto s : strings) std::printf("%s\n", s.c_str());
+        completed.close();
+      });
+      return completed;
+    };
+    do_work(goro::recv_chan<std::string>());  // a nil channel: blocks forever
+    std::string report = goro::testing::find_leaks(before, std::chrono::milliseconds(50));
+    std::printf("leak check found:\n%s", report.c_str());
   });
 }
