@@ -8,6 +8,10 @@
 #include "runtime.hpp"
 #include "stack.hpp"
 
+namespace goro {
+class context;
+}
+
 namespace goro::detail {
 
 struct sched_counters {
@@ -27,5 +31,10 @@ int sema_waiters(const std::atomic<std::uint32_t>* addr);
 // Stops (true) or resumes the pools' background cleanup; waits out a run in
 // progress, so that a test can age objects with goro::pool_cleanup() alone.
 void pool_pause_background_cleanup(bool paused);
+
+// ---- context (src/context.cpp) ----
+// Cancelers (derived contexts, after_func registrations) linked to ctx's
+// cancellation state now; 0 for a context that can never be cancelled.
+std::size_t context_children(const goro::context& ctx);
 
 }  // namespace goro::detail

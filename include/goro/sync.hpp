@@ -14,3 +14,4 @@
 #include <goro/sync/pool.hpp>
 #include <goro/sync/rw_mutex.hpp>
 #include <goro/sync/wait_group.hpp>
+#include <goro/semaphore.hpp>
