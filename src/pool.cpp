@@ -398,8 +398,10 @@ pool_base::~pool_base() {
 void* pool_base::get() noexcept {
   impl& p = *impl_;
   const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) & 1;
-  const int pid = current_p_id();
-  // From here to the return nothing may park: the P (pid) must stay ours.
+  // A runtime section: sysmon cannot take the P (pid) until we return, and
+  // nothing in here parks.
+  rt_section sec;
+  const int pid = sec.p ? sec.p->id : -1;
   if (pid >= 0) {
     if (pool_local* l = p.find_local(pid)) {
       if (void* x = l->gen[cur].priv.exchange(nullptr, std::memory_order_acq_rel)) return x;
@@ -424,8 +426,10 @@ void pool_base::put(void* x) noexcept {
   impl& p = *impl_;
   try {
     const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) & 1;
-    const int pid = current_p_id();
-    // From here to the return nothing may park: the P (pid) must stay ours.
+    // A runtime section: sysmon cannot take the P (pid) until we return, and
+    // nothing in here parks.
+    rt_section sec;
+    const int pid = sec.p ? sec.p->id : -1;
     if (pid >= 0) {
       pool_local* l = p.local_for(pid);
       void* empty = nullptr;

@@ -16,6 +16,7 @@
 // checks for idle Ps and spinners (seq_cst fence). One of the two sees the
 // other: no lost wake-ups.
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -313,7 +314,7 @@ G* globrunqget_locked(P* p, int max) {
 // sched.lock held.
 void pidleput_locked(P* p) {
   p->status.store(p_idle, std::memory_order_relaxed);
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   p->link = sched().pidle;
   sched().pidle = p;
   sched().npidle.fetch_add(1, std::memory_order_seq_cst);
@@ -331,8 +332,8 @@ P* pidleget_locked() {
 
 void acquirep(M* m, P* p) {
   m->p = p;
-  p->m = m;
-  p->status.store(p_running, std::memory_order_relaxed);
+  p->m.store(m, std::memory_order_relaxed);
+  p->status.store(p_running, std::memory_order_release);
 }
 
 // Moves everything queued on p to the global queue (p is being retired).
@@ -345,6 +346,9 @@ void drain_to_global(P* p) {
 }
 
 void wakep();
+void wake_sysmon();
+void setup_asym_fence();
+[[noreturn]] void sysmon();
 
 // ---- Ms -------------------------------------------------------------------------
 
@@ -377,11 +381,13 @@ void startm(P* p, bool spinning) {
     nm->spinning = spinning;
     nm->nextp.store(p, std::memory_order_release);
     std::thread([nm] { mstart(nm); }).detach();
+    wake_sysmon();
     return;
   }
   nm->spinning = spinning;
   nm->nextp.store(p, std::memory_order_release);
   nm->park.wakeup();
+  wake_sysmon();
 }
 
 // Go's wakep: wake (or start) one M to spin, if a P is idle and none spins.
@@ -534,6 +540,13 @@ G* findrunnable(M* m) {
 top:
   if (s.exiting.load(std::memory_order_relaxed)) park_forever();
   if (timers_earliest() <= nanotime()) run_due_timers(nanotime());
+  if (m->p == nullptr) {
+    // Our P was handed off while a goroutine blocked (sysmon): get one back.
+    s.lock.lock();
+    P* np = pidleget_locked();
+    s.lock.unlock();
+    acquirep(m, np ? np : stopm(m));
+  }
   P* p = m->p;
   if (p->id >= s.gomaxprocs.load(std::memory_order_relaxed)) {
     // This P was retired by set_max_procs: hand its work over, find another.
@@ -544,7 +557,7 @@ top:
       goto top;
     }
     p->status.store(p_dead, std::memory_order_relaxed);
-    p->m = nullptr;
+    p->m.store(nullptr, std::memory_order_relaxed);
     m->p = nullptr;
     P* np = pidleget_locked();
     s.lock.unlock();
@@ -684,6 +697,7 @@ void prepare_to_run(M* m, G* gp) {
 // and the global queue every 61st tick so it cannot starve.
 G* next_local(M* m) {
   P* p = m->p;
+  if (p == nullptr) return nullptr;  // lost to sysmon: g0 finds a P first
   auto& s = sched();
   if (s.exiting.load(std::memory_order_relaxed) ||
       p->id >= s.gomaxprocs.load(std::memory_order_relaxed))
@@ -719,6 +733,7 @@ void schedule_from(G* from, post_fn post, void* arg, bool exits = false) {
     G* gp = findrunnable(m);
     if (m->spinning) resetspinning(m);
     prepare_to_run(m, gp);
+    // g0 runs in a runtime section (in_rt == 1); gp leaves it when it resumes.
     switch_to(&m->g0, gp, nullptr, nullptr);
     m = current_m();  // same thread, but keep the TLS discipline
   }
@@ -729,6 +744,7 @@ void mstart(M* m) {
   m->rand = reinterpret_cast<std::uintptr_t>(m) * 0x9e3779b97f4a7c15ULL + m->id;
   m->g0.is_g0 = true;
   m->curg = &m->g0;
+  m->in_rt.store(1, std::memory_order_relaxed);  // g0 runs inside a runtime section
 #if defined(GORO_TSAN)
   m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -754,19 +770,30 @@ void make_runnable(G* gp) {
   }
 }
 
+// Queues gp on this M's P, or globally if the M has none. In a section.
+void put_runnable(G* gp, bool next) {
+  M* m = current_m();
+  if (m && m->p) {
+    runqput(m->p, gp, next);
+  } else {
+    std::lock_guard lk(sched().lock);
+    globrunqput_locked(gp);
+  }
+}
+
 void post_park(G* gp, void* a) {
   auto* pa = static_cast<park_args*>(a);
   gp->status.store(g_waiting, std::memory_order_relaxed);
   if (pa->unlockf != nullptr && !pa->unlockf(gp, pa->arg)) {
     // Do not park after all: run gp next.
     make_runnable(gp);
-    runqput(current_m()->p, gp, true);
+    put_runnable(gp, true);
   }
 }
 
 void post_yield(G* gp, void*) {
   gp->status.store(g_runnable, std::memory_order_relaxed);
-  runqput(current_m()->p, gp, false);
+  put_runnable(gp, false);
 }
 
 void free_g(P* p, G* gp) {
@@ -785,11 +812,14 @@ void free_g(P* p, G* gp) {
 
 void post_exit(G* gp, void*) {
   P* p = current_m()->p;
-  stack_free(gp->stk, &p->stack_cache, &p->stack_cache_n);
+  if (p) stack_free(gp->stk, &p->stack_cache, &p->stack_cache_n);
+  else stack_free(gp->stk, nullptr, nullptr);
   gp->stk = nullptr;
   gp->ctx = nullptr;
-  // TSan: the fiber stays with the G for its next goroutine; creating one
-  // costs milliseconds under TSan, which would make spawn-heavy tests crawl.
+#if defined(GORO_TSAN)
+  tsan_fiber_put(gp->tsan_fiber);  // reused: creating one costs milliseconds
+  gp->tsan_fiber = nullptr;
+#endif
   free_g(p, gp);
 }
 
@@ -812,6 +842,8 @@ void init_runtime() {
   s.lock.unlock();
   crash_install();
   install_sigquit();
+  setup_asym_fence();
+  std::thread(sysmon).detach();
   std::atexit(on_exit_handler);
   s.started.store(true, std::memory_order_release);
 }
@@ -831,7 +863,217 @@ G* thread_g() {
   return &h.g;
 }
 
+// ---- sysmon: taking Ps from stuck Ms (Go's sysmon/retake/handoffp) ------------
+//
+// An M running user code can be stuck: in a blocking call (annotated with
+// goro::blocking: P in p_syscall) or a loop that reaches no scheduling point
+// (P in p_running with an unchanged schedtick). sysmon then hands the P to
+// another M. Taking a P from an M that is running user code uses an
+// asymmetric Dekker protocol: the M, entering a runtime section, stores in_rt
+// and then loads the P's status with only a compiler barrier between; sysmon
+// CASes the status to p_retaking, issues membarrier() (which makes every
+// running thread execute a full barrier) and then loads in_rt. Either sysmon
+// sees the M inside the runtime and backs off, or the M sees p_retaking and
+// waits for the verdict. Without membarrier both sides use seq_cst fences.
+
+std::atomic<bool> asym_fence{false};  // membarrier(PRIVATE_EXPEDITED) registered
+
+void setup_asym_fence() {
+#if !defined(GORO_TSAN)
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+    asym_fence.store(true, std::memory_order_relaxed);
+#endif
+}
+
+inline void light_fence() {
+  if (asym_fence.load(std::memory_order_relaxed)) std::atomic_signal_fence(std::memory_order_seq_cst);
+  else std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void heavy_fence() {
+  if (!asym_fence.load(std::memory_order_relaxed) ||
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+// m lost (or may have lost) p while in user code: wait for sysmon's verdict,
+// then keep p, or take an idle P, or go without.
+P* p_lost(M* m, P* p) {
+  std::uint32_t st;
+  while ((st = p->status.load(std::memory_order_acquire)) == p_retaking) cpu_relax();
+  if (st == p_running && p->m.load(std::memory_order_relaxed) == m) return p;
+  m->p = nullptr;
+  auto& s = sched();
+  s.lock.lock();
+  P* np = pidleget_locked();
+  s.lock.unlock();
+  if (np) acquirep(m, np);
+  return np;
+}
+
+// Hands a P taken from a stuck M to another M, or parks it idle.
+void handoffp(P* p) {
+  auto& s = sched();
+  if (!runqempty(p) || s.runqsize.load(std::memory_order_relaxed) > 0 ||
+      timers_earliest() <= nanotime()) {
+    p->m.store(nullptr, std::memory_order_relaxed);
+    startm(p, false);
+    return;
+  }
+  s.lock.lock();
+  pidleput_locked(p);
+  s.lock.unlock();
+}
+
+constexpr std::int64_t force_handoff_ns = 10'000'000;  // Go's forcePreemptNS
+constexpr std::int64_t syscall_handoff_ns = 20'000;
+
+// One sysmon pass over the Ps; true if it took any.
+bool retake(std::int64_t now) {
+  auto& s = sched();
+  bool work_waiting = s.runqsize.load(std::memory_order_relaxed) > 0;
+  int n = s.gomaxprocs.load(std::memory_order_relaxed);
+  bool took = false;
+  for (int i = 0; i < n; ++i) {
+    P* p = s.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) continue;
+    std::uint32_t st = p->status.load(std::memory_order_acquire);
+    std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+    if (tick != p->sysmon_tick || st == p_idle) {
+      p->sysmon_tick = tick;
+      p->sysmon_when = now;
+      continue;
+    }
+    bool others = work_waiting || !runqempty(p);
+    if (st == p_syscall) {
+      if (now - p->syscall_when.load(std::memory_order_relaxed) < syscall_handoff_ns) continue;
+      if (!others && s.npidle.load() + s.nmspinning.load() > 0 &&
+          now - p->syscall_when.load(std::memory_order_relaxed) < force_handoff_ns)
+        continue;  // nothing waits for it; idle Ps exist anyway
+      std::uint32_t expect = p_syscall;
+      if (p->status.compare_exchange_strong(expect, p_idle, std::memory_order_acq_rel)) {
+        handoffp(p);
+        took = true;
+      }
+    } else if (st == p_running) {
+      if (now - p->sysmon_when < force_handoff_ns || !others) continue;
+      M* m = p->m.load(std::memory_order_relaxed);
+      if (m == nullptr) continue;
+      std::uint32_t expect = p_running;
+      if (!p->status.compare_exchange_strong(expect, p_retaking, std::memory_order_acq_rel)) continue;
+      heavy_fence();
+      if (m->in_rt.load(std::memory_order_seq_cst) != 0 || p->m.load() != m) {
+        p->status.store(p_running, std::memory_order_release);  // busy in the runtime: not stuck
+        continue;
+      }
+      p->status.store(p_idle, std::memory_order_release);
+      handoffp(p);
+      took = true;
+    }
+  }
+  return took;
+}
+
+note sysmon_note;
+std::atomic<bool> sysmon_sleeping{false};
+
+void wake_sysmon() {
+  if (sysmon_sleeping.load(std::memory_order_relaxed) &&
+      sysmon_sleeping.exchange(false, std::memory_order_acq_rel))
+    sysmon_note.wakeup();
+}
+
+[[noreturn]] void sysmon() {
+  note_runtime_thread();
+  auto& s = sched();
+  std::int64_t delay = 20'000;
+  int idle = 0;
+  for (;;) {
+    if (s.exiting.load(std::memory_order_relaxed)) park_forever();
+    if (idle > 50) delay = std::min<std::int64_t>(delay * 2, 10'000'000);
+    timespec ts{0, static_cast<long>(delay)};
+    nanosleep(&ts, nullptr);
+    if (s.npidle.load(std::memory_order_acquire) == s.gomaxprocs.load(std::memory_order_relaxed)) {
+      // Nothing runs: sleep until an M starts (startm wakes us). ~0 CPU idle.
+      sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      if (s.npidle.load(std::memory_order_seq_cst) == s.gomaxprocs.load(std::memory_order_relaxed))
+        sysmon_note.sleep();
+      sysmon_sleeping.store(false, std::memory_order_relaxed);
+      delay = 20'000;
+      idle = 0;
+      continue;
+    }
+    std::int64_t now = nanotime();
+    // Timers no idle M is around to run (every M busy, or stuck).
+    if (timers_earliest() <= now) run_due_timers(now);
+    if (retake(nanotime())) {
+      idle = 0;
+      delay = 20'000;
+    } else {
+      ++idle;
+    }
+  }
+}
+
 }  // namespace
+
+P* rt_enter(M* m) {
+  std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
+#if defined(GORO_TSAN)
+  m->in_rt.store(d + 1, std::memory_order_seq_cst);
+#else
+  m->in_rt.store(d + 1, std::memory_order_relaxed);
+  light_fence();
+#endif
+  P* p = m->p;
+  if (d != 0 || p == nullptr) return p;  // nested: already checked
+  if (p->status.load(std::memory_order_seq_cst) == p_running &&
+      p->m.load(std::memory_order_relaxed) == m)
+    return p;
+  return p_lost(m, p);
+}
+
+void rt_exit(M* m) {
+  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+}
+
+rt_section::rt_section() : m(current_m()), p(m ? rt_enter(m) : nullptr) {}
+rt_section::~rt_section() {
+  if (m) rt_exit(m);
+}
+
+void enter_blocking() {
+  M* m = current_m();
+  if (m == nullptr || m->curg->is_g0) return;
+  P* p = rt_enter(m);
+  if (p) {
+    p->syscall_when.store(nanotime(), std::memory_order_relaxed);
+    p->status.store(p_syscall, std::memory_order_release);
+  }
+  rt_exit(m);
+}
+
+void exit_blocking() {
+  M* m = current_m();
+  if (m == nullptr || m->curg->is_g0) return;
+  P* p = m->p;
+  std::uint32_t expect = p_syscall;
+  if (p && p->status.compare_exchange_strong(expect, p_running, std::memory_order_acq_rel)) return;
+  // sysmon gave our P away: take an idle one, or queue this goroutine and
+  // let the M wait in the idle pool (findrunnable with no P).
+  m->p = nullptr;
+  auto& s = sched();
+  s.lock.lock();
+  P* np = pidleget_locked();
+  s.lock.unlock();
+  if (np) {
+    acquirep(m, np);
+    return;
+  }
+  rt_enter(m);
+  schedule_from(m->curg, &post_yield, nullptr);
+  rt_exit(current_m());
+}
 
 void timers_changed(std::int64_t when) {
   auto& s = sched();
@@ -853,6 +1095,7 @@ void timers_changed(std::int64_t when) {
 void goroutine_main(ctx::transfer_t) {
   M* m = current_m();
   G* gp = m->curg;
+  rt_exit(m);  // entered by whoever switched to us
   // No frame below this one catches: an exception escaping invoke finds no
   // handler, so std::terminate runs on top of the throwing frame, unwound
   // nothing, and crash.cpp prints the panic with the stack of the throw.
@@ -861,6 +1104,7 @@ void goroutine_main(ctx::transfer_t) {
   gp->closure = nullptr;
   gp->invoke = nullptr;
   sched().ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  rt_enter(current_m());  // left by whatever runs next on this M
   schedule_from(gp, &post_exit, nullptr, /*exits=*/true);
   std::abort();  // unreachable: a dead G is never resumed
 }
@@ -869,8 +1113,9 @@ void goroutine_main(ctx::transfer_t) {
 
 G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
   ensure_started();
-  M* m = current_m();
-  P* p = m ? m->p : nullptr;
+  rt_section sec;
+  M* m = sec.m;
+  P* p = sec.p;
   G* gp = nullptr;
   if (p && p->gfree) {
     gp = p->gfree;
@@ -910,9 +1155,9 @@ void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   gp->invoke = invoke;
   gp->status.store(g_runnable, std::memory_order_relaxed);
   sched().ngoroutines.fetch_add(1, std::memory_order_relaxed);
-  M* m = current_m();
-  if (m && m->p) {
-    runqput(m->p, gp, true);
+  rt_section sec;
+  if (sec.p) {
+    runqput(sec.p, gp, true);
   } else {
     std::lock_guard lk(sched().lock);
     globrunqput_locked(gp);
@@ -972,7 +1217,9 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
   gp->reason.store(reason, std::memory_order_relaxed);
   gp->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   park_args pa{unlockf, arg};
+  rt_enter(m);
   schedule_from(gp, &post_park, &pa);
+  rt_exit(current_m());  // perhaps another M
   gp->reason.store(wait_reason::none, std::memory_order_relaxed);
 }
 
@@ -984,11 +1231,13 @@ void ready(G* gp) {
   }
   make_runnable(gp);
   M* m = current_m();
-  if (m && m->p) {
-    runqput(m->p, gp, true);
-  } else {
+  if (m == nullptr) {
     std::lock_guard lk(sched().lock);
     globrunqput_locked(gp);
+  } else {
+    rt_enter(m);
+    put_runnable(gp, true);
+    rt_exit(m);
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
@@ -1038,7 +1287,8 @@ bool sync_can_spin(int iter) {
 
 int current_p_id() {
   M* m = current_m();
-  return (m != nullptr && m->p != nullptr) ? m->p->id : -1;
+  P* p = m ? m->p : nullptr;
+  return p ? p->id : -1;
 }
 
 void note::wakeup() {
@@ -1090,7 +1340,9 @@ void yield() {
     std::this_thread::yield();
     return;
   }
+  rt_enter(m);
   schedule_from(m->curg, &post_yield, nullptr);
+  rt_exit(current_m());
 }
 
 int max_procs() {

@@ -113,6 +113,9 @@ struct M {
   P* p = nullptr;          // P held, or null
   std::atomic<P*> nextp{nullptr};  // P handed over by startm; read after park wakes
   bool in_idle = false;    // on sched.midle; guarded by sched.lock
+  // Depth of runtime sections this M is in (rt_enter/rt_exit); 0 while it runs
+  // user code. Written only by the M; read by sysmon (asymmetric fence).
+  std::atomic<std::uint32_t> in_rt{0};
   bool spinning = false;   // counted in sched.nmspinning
   M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
   note park;               // stopm sleeps here
@@ -121,14 +124,19 @@ struct M {
 
 inline constexpr std::uint32_t local_runq_size = 256;
 
-enum pstatus : std::uint32_t { p_idle, p_running, p_dead };
+// P states. The owner M holds a P in p_running; in p_syscall while its
+// goroutine is inside goro::blocking. sysmon takes a P from an M stuck in user
+// code (p_running, schedtick unchanged for 10 ms, M outside the runtime) or
+// in a blocking call (p_syscall for over 20 µs with work waiting) and hands it
+// to another M; p_retaking marks the moment in between (see rt_enter).
+enum pstatus : std::uint32_t { p_idle, p_running, p_dead, p_syscall, p_retaking };
 
 // A processor: the right to run Go code, with its local run queue and caches.
 // Only the M holding it (p->m) touches fields marked "owner".
 struct P {
   int id = 0;
   std::atomic<std::uint32_t> status{p_idle};
-  M* m = nullptr;        // owner; null while idle
+  std::atomic<M*> m{nullptr};  // owner; null while idle. Set by acquirep, cleared when handed off.
   P* link = nullptr;     // idle-P list; guarded by sched.lock
   // Bumped by the owner per scheduling (every 61st looks at the global queue);
   // read by thieves deciding whether the owner is about to run runnext.
@@ -149,10 +157,35 @@ struct P {
   G* gfree = nullptr;
   int gfree_n = 0;
   std::uint64_t goid_next = 0, goid_end = 0;
+  // sysmon only: the schedtick it last saw, and since when (monotonic ns).
+  std::uint32_t sysmon_tick = 0;
+  std::int64_t sysmon_when = 0;
+  std::atomic<std::int64_t> syscall_when{0};  // owner: when goro::blocking began
   // owner: statistics for tests and dumps (read racily).
   std::atomic<std::uint64_t> nspill{0};  // runq overflows to the global queue
   std::atomic<std::uint64_t> nsteal{0};  // Gs this P stole from others
 };
+
+// ---- runtime sections -----------------------------------------------------------
+// Code that uses the current M's P brackets itself in a runtime section: sysmon
+// never takes a P from an M inside one. Outside sections (user code) the P may
+// be taken at any time; rt_enter notices and returns the P the section may use
+// (possibly another idle one), or null: then the section must do without (a
+// global queue instead of the local one, and so on).
+P* rt_enter(M* m);
+void rt_exit(M* m);
+struct rt_section {
+  M* m;
+  P* p;
+  rt_section();
+  ~rt_section();
+  rt_section(const rt_section&) = delete;
+  rt_section& operator=(const rt_section&) = delete;
+};
+
+// goro::blocking: Go's entersyscall/exitsyscall.
+void enter_blocking();
+void exit_blocking();
 
 // ---- the park/ready interface (Go's gopark/goready) -------------------------
 

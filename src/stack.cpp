@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <mutex>
 #include <vector>
 #include <ctime>
@@ -73,8 +74,14 @@ struct pool_t {
   std::vector<stack*> warm;                   // touched pages kept; LIFO, oldest first
   std::size_t warm_low = 0;  // fewest warm stacks since the last scavenge
   std::int64_t last_scavenge = 0;
-  stack* cold = nullptr;                      // pages returned to the OS
-  std::size_t ncold = 0;
+  // Stacks whose pages (header included) went back to the OS: only where they
+  // are is remembered; the header is rebuilt on reuse.
+  struct cold_stack {
+    char* lo;
+    std::size_t size;  // usable + header
+    bool guarded;
+  };
+  std::vector<cold_stack> cold;
   char* chunk_next = nullptr;  // carving cursor in the current chunk
   char* chunk_end = nullptr;
   std::size_t chunks = 0, stacks = 0, guarded = 0;
@@ -148,10 +155,10 @@ void stack_set_default_size(std::size_t bytes) {
   // Pooled stacks of the old size are dropped (their address space stays
   // reserved, their pages go back to the OS); carving restarts in a new chunk.
   for (stack* s : p.warm) madvise(s->lo, s->size(), MADV_DONTNEED);
-  for (stack* s = p.cold; s != nullptr; s = s->next) madvise(s->lo, s->size(), MADV_DONTNEED);
+  for (auto& c : p.cold) madvise(c.lo, c.size, MADV_DONTNEED);
   p.warm.clear();
-  p.cold = nullptr;
-  p.warm_low = p.ncold = 0;
+  p.cold.clear();
+  p.warm_low = 0;
   p.chunk_next = p.chunk_end = nullptr;
 }
 
@@ -177,10 +184,13 @@ stack* stack_alloc(stack** cache, int* cache_n) {
     s = p.warm.back();
     p.warm.pop_back();
     if (p.warm.size() < p.warm_low) p.warm_low = p.warm.size();
-  } else if (p.cold != nullptr) {
-    s = p.cold;
-    p.cold = s->next;
-    --p.ncold;
+  } else if (!p.cold.empty()) {
+    auto c = p.cold.back();
+    p.cold.pop_back();
+    s = reinterpret_cast<stack*>(c.lo + c.size - header_size);
+    s->lo = c.lo;
+    s->hi = reinterpret_cast<char*>(s);
+    s->guarded = c.guarded;
     s->cold = false;
   } else {
     s = carve(p);
@@ -209,13 +219,6 @@ std::int64_t monotonic_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// Gives a warm stack's pages back; the header page stays (it holds the link).
-void make_cold(stack* s) {
-  const std::size_t pg = page_size();
-  char* keep = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(s) / pg * pg);
-  if (keep > s->lo) madvise(s->lo, static_cast<std::size_t>(keep - s->lo), MADV_DONTNEED);
-  s->cold = true;
-}
 }  // namespace
 
 std::int64_t stack_scavenge() {
@@ -237,20 +240,32 @@ std::int64_t stack_scavenge() {
     p.warm.erase(p.warm.begin(), p.warm.begin() + static_cast<std::ptrdiff_t>(n));
     p.warm_low = p.warm.size();
   }
-  for (stack* s : victims) make_cold(s);
-  std::lock_guard lk(p.mu);
-  for (stack* s : victims) {
-    s->next = p.cold;
-    p.cold = s;
-    ++p.ncold;
+  // One madvise per run of neighbouring stacks (they were carved side by
+  // side), guard pages included: a million stacks cost a few thousand calls.
+  std::vector<pool_t::cold_stack> cold;
+  cold.reserve(victims.size());
+  for (stack* v : victims) cold.push_back({v->lo, static_cast<std::size_t>(v->hi + header_size - v->lo), v->guarded});
+  std::sort(cold.begin(), cold.end(), [](auto& a, auto& b) { return a.lo < b.lo; });
+  const std::size_t pg = page_size();
+  for (std::size_t i = 0; i < cold.size();) {
+    std::size_t j = i + 1;
+    while (j < cold.size() && cold[j].lo == cold[j - 1].lo + cold[j - 1].size + pg) ++j;
+    char* begin = cold[i].lo;
+    char* end = cold[j - 1].lo + cold[j - 1].size;
+    if (madvise(begin, static_cast<std::size_t>(end - begin), MADV_DONTNEED) != 0) {
+      for (std::size_t k = i; k < j; ++k) madvise(cold[k].lo, cold[k].size, MADV_DONTNEED);
+    }
+    i = j;
   }
+  std::lock_guard lk(p.mu);
+  p.cold.insert(p.cold.end(), cold.begin(), cold.end());
   return p.warm.size() > warm_pool_max ? next : LLONG_MAX;
 }
 
 stack_stats stack_statistics() {
   pool_t& p = pool();
   std::lock_guard lk(p.mu);
-  return {p.chunks, p.stacks, p.guarded, p.warm.size(), p.ncold};
+  return {p.chunks, p.stacks, p.guarded, p.warm.size(), p.cold.size()};
 }
 
 }  // namespace goro::detail

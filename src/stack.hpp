@@ -19,8 +19,9 @@
 //   goroutine that uses little stack costs about one page of RSS.
 // * Freed stacks go to a per-P cache, then to a global warm pool. Stacks
 //   beyond the warm watermark that sat unused for about a second have their
-//   pages returned to the OS (MADV_DONTNEED) by an idle M (stack_scavenge);
-//   the address range is kept for reuse. Nothing is unmapped or madvised on
+//   pages (header included, in one madvise per run of neighbours) returned
+//   to the OS (MADV_DONTNEED) by an idle M (stack_scavenge); the address
+//   range is kept for reuse and the header rebuilt then. Nothing is unmapped or madvised on
 //   the spawn or exit path.
 #pragma once
 

@@ -5,6 +5,8 @@
 #include <cxxabi.h>
 
 #include <cerrno>
+#include <mutex>
+#include <vector>
 
 #include "sanitizer.hpp"
 
@@ -82,6 +84,36 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
 }  // namespace
 
 M* current_m() { return read_tls_m(); }
+
+#if defined(GORO_TSAN)
+// TSan fibers are costly to create (milliseconds) and count against TSan's
+// limit of 8128 threads, so exited goroutines hand theirs back for reuse.
+namespace {
+std::mutex& fiber_lock() {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+std::vector<void*>& fiber_pool() {
+  static std::vector<void*>* v = new std::vector<void*>;
+  return *v;
+}
+}  // namespace
+void* tsan_fiber_get() {
+  {
+    std::lock_guard lk(fiber_lock());
+    if (!fiber_pool().empty()) {
+      void* f = fiber_pool().back();
+      fiber_pool().pop_back();
+      return f;
+    }
+  }
+  return __tsan_create_fiber(0);
+}
+void tsan_fiber_put(void* f) {
+  std::lock_guard lk(fiber_lock());
+  fiber_pool().push_back(f);
+}
+#endif
 void set_current_m(M* m) { tls_m = m; }
 
 void goroutine_main(ctx::transfer_t t);  // proc.cpp
@@ -93,7 +125,7 @@ void make_context(G* gp, stack* s) {
   gp->asan_size = s->size();
   gp->asan_fake_stack = nullptr;
 #if defined(GORO_TSAN)
-  if (gp->tsan_fiber == nullptr) gp->tsan_fiber = __tsan_create_fiber(0);
+  if (gp->tsan_fiber == nullptr) gp->tsan_fiber = tsan_fiber_get();
 #endif
 }
 

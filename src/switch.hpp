@@ -27,6 +27,11 @@ void make_context(G* gp, stack* s);
 // that migrated between threads re-reads its thread's TLS (PITFALLS.md).
 struct M;
 M* current_m();
+
+#if defined(GORO_TSAN)
+void* tsan_fiber_get();
+void tsan_fiber_put(void* fiber);
+#endif
 void set_current_m(M* m);
 
 }  // namespace goro::detail

@@ -24,6 +24,16 @@ inline bool sanitizer_build() {
 // a sanitizer, which runs 5-15x slower.
 inline int scaled(int n) { return sanitizer_build() ? std::max(1, n / 10) : n; }
 
+// How many goroutines a test may keep alive at once: TSan counts every
+// goroutine's fiber as a thread and dies past 8128 of them.
+inline int max_live(int n) {
+#if defined(GORO_TSAN)
+  return std::min(n, 4000);
+#else
+  return n;
+#endif
+}
+
 // Sleeps the calling OS thread briefly, so that a goroutine or thread that has
 // announced it is about to block has time to park. Call it from plain threads
 // only (the gtest thread), never inside a goroutine. Tests use it only to check

@@ -47,7 +47,7 @@ TEST(Time, SleepingGoroutineDoesNotBlockItsThread) {
 }
 
 TEST(Time, ManySleepersAllWake) {
-  const int n = scaled(100'000);
+  const int n = goro_test::max_live(scaled(100'000));
   std::atomic<int> woke{0};
   goro::run([&] {
     goro::wait_group wg;

@@ -95,6 +95,27 @@ int run(F&& main_fn) {
 }
 
 void yield();                    // runtime.Gosched: let other goroutines run
+
+namespace detail {
+void enter_blocking();
+void exit_blocking();
+}  // namespace detail
+
+// Runs f, a call known to block its thread (a system call, a blocking
+// library call), and returns its result. Go's entersyscall/exitsyscall: if f
+// takes longer than ~20 µs while other goroutines wait, the runtime hands this
+// goroutine's P to another thread so they keep running; when f returns, the
+// goroutine gets a P back (at once if nobody took it) or waits in the global
+// run queue for one. Unannotated blocking calls and CPU loops are detected too,
+// but only after ~10 ms (see docs/scheduler.md).
+template <class F>
+decltype(auto) blocking(F&& f) {
+  struct scope {
+    scope() { detail::enter_blocking(); }
+    ~scope() { detail::exit_blocking(); }
+  } s;
+  return std::forward<F>(f)();
+}
 int max_procs();                 // GOMAXPROCS(0)
 int set_max_procs(int n);        // resize at run time; returns the previous value
 std::size_t num_goroutine();     // live goroutines
