@@ -417,6 +417,14 @@ int process_threads() {
   return n;
 }
 
+// Threads a sanitizer runtime starts before main (TSan's background thread).
+// Counted at static initialisation, when no user thread exists yet.
+#if defined(GORO_TSAN) || defined(GORO_ASAN)
+const int sanitizer_threads = std::max(0, process_threads() - 1);
+#else
+constexpr int sanitizer_threads = 0;
+#endif
+
 // True if no goroutine can ever run again (Go's checkdead): inside goro::run,
 // every P idle, nothing queued, no timer armed, every goroutine parked, and no
 // thread in the process but the Ms, the runtime's helpers and the one thread
@@ -431,7 +439,7 @@ bool looks_dead() {
     std::lock_guard lk(s.lock);
     mcount = s.mcount;
   }
-  if (process_threads() != 1 + mcount + runtime_threads.load()) return false;
+  if (process_threads() != 1 + mcount + runtime_threads.load() + sanitizer_threads) return false;
   std::vector<G*> gs;
   allgs_snapshot(gs);
   int waiting = 0;
