@@ -80,7 +80,7 @@ void heap_remove(timer_shard* s, rtimer* t) {
     sift_up(s, last.t->idx);
   }
   t->idx = -1;
-  t->shard = nullptr;
+  t->shard.store(nullptr, std::memory_order_relaxed);
   s->next_when.store(h.empty() ? LLONG_MAX : h[0].when, std::memory_order_relaxed);
 }
 
@@ -106,7 +106,7 @@ void timer_arm(rtimer* t, std::int64_t when) {
   t->pending = true;
   t->when = when;
   t->heap_seq = t->seq;
-  t->shard = s;
+  t->shard.store(s, std::memory_order_relaxed);
   s->heap.push_back({when, t});
   sift_up(s, static_cast<int>(s->heap.size()) - 1);
   s->next_when.store(s->heap[0].when, std::memory_order_relaxed);
@@ -120,7 +120,7 @@ bool timer_disarm(rtimer* t) {
   t->pending = false;
   bool drop_ref = false;
   // The shard may change under us only through arm/disarm, which need t->mu.
-  if (timer_shard* s = t->shard) {
+  if (timer_shard* s = t->shard.load(std::memory_order_relaxed)) {
     s->mu.lock();
     ++t->seq;
     if (t->idx >= 0) {

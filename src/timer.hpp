@@ -48,7 +48,9 @@ struct rtimer {
   std::int64_t when = 0;
   int idx = -1;              // position in that shard's heap; -1 if in none
   std::uint64_t heap_seq = 0;  // seq when it was pushed
-  timer_shard* shard = nullptr;
+  // Written under that shard's lock; read by timer_disarm (with mu held) to
+  // find the shard to lock, so atomic.
+  std::atomic<timer_shard*> shard{nullptr};
 };
 
 // t->mu held. Arms t to fire at `when` (monotonic ns); t must not be armed.

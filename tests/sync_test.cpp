@@ -802,18 +802,25 @@ TEST_F(WaitGroupTest, GoroutineWaitsForPlainThreads) {
 TEST_F(CondTest, GoTestCondSignal) {
   for (int procs : {1, 2}) {
     run_procs(procs, [] {
-      goro::mutex m;
-      goro::cond c(m);
+      // Shared ownership: a woken goroutine still unlocks m after main has
+      // seen its `awake` and may have returned (Go's GC hides this).
+      struct state {
+        goro::mutex m;
+        goro::cond c{m};
+      };
+      auto st = std::make_shared<state>();
+      goro::mutex& m = st->m;
+      goro::cond& c = st->c;
       int n = 2;
       auto running = goro::make_chan<bool>(n);
       auto awake = goro::make_chan<bool>(n);
       for (int i = 0; i < n; ++i)
-        goro::go([&] {
-          m.lock();
+        goro::go([st, running, awake]() mutable {
+          st->m.lock();
           running.send(true);
-          c.wait();
+          st->c.wait();
           awake.send(true);
-          m.unlock();
+          st->m.unlock();
         });
       for (int i = 0; i < n; ++i) running.recv();  // everyone is waiting (or about to)
       while (n > 0) {
