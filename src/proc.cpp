@@ -200,10 +200,12 @@ bool runqputslow(P* p, G* gp, std::uint32_t head, std::uint32_t tail) {
 
 // Puts gp on p's queue (in runnext if next, kicking the old runnext to the
 // tail). Owner only.
-void runqput(P* p, G* gp, bool next) {
+// Returns true if gp was published by a seq_cst exchange (runnext): then the
+// caller needs no further fence before wakep's checks.
+bool runqput(P* p, G* gp, bool next) {
   if (next) {
-    G* old = p->runnext.exchange(gp, std::memory_order_acq_rel);
-    if (old == nullptr) return;
+    G* old = p->runnext.exchange(gp, std::memory_order_seq_cst);
+    if (old == nullptr) return true;
     gp = old;
   }
   for (;;) {
@@ -212,9 +214,9 @@ void runqput(P* p, G* gp, bool next) {
     if (tail - head < local_runq_size) {
       p->runq[tail % local_runq_size].store(gp, std::memory_order_relaxed);
       p->runqtail.store(tail + 1, std::memory_order_release);
-      return;
+      return false;
     }
-    if (runqputslow(p, gp, head, tail)) return;
+    if (runqputslow(p, gp, head, tail)) return false;
   }
 }
 
@@ -779,14 +781,11 @@ void make_runnable(G* gp) {
 }
 
 // Queues gp on this M's P, or globally if the M has none. In a section.
-void put_runnable(G* gp, bool next) {
-  M* m = current_m();
-  if (m && m->p) {
-    runqput(m->p, gp, next);
-  } else {
-    std::lock_guard lk(sched().lock);
-    globrunqput_locked(gp);
-  }
+bool put_runnable(G* gp, bool next, M* m = current_m()) {
+  if (m && m->p) return runqput(m->p, gp, next);
+  std::lock_guard lk(sched().lock);
+  globrunqput_locked(gp);
+  return false;
 }
 
 void post_park(G* gp, void* a) {
@@ -1211,12 +1210,16 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
     gp->reason.store(reason, std::memory_order_relaxed);
     gp->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
     if (unlockf && !unlockf(gp, arg)) return;
+    // wakeup: 0 waiting (spinning), 2 sleeping in the kernel, 1 readied.
     for (int i = 0; i < 2000; ++i) {  // ~10-20 µs: cheaper than a futex sleep
-      if (gp->wakeup.load(std::memory_order_acquire)) break;
+      if (gp->wakeup.load(std::memory_order_acquire) == 1) break;
       cpu_relax();
     }
-    while (gp->wakeup.load(std::memory_order_acquire) == 0)
-      futex(&gp->wakeup, FUTEX_WAIT, 0, nullptr);
+    std::uint32_t w = 0;
+    if (gp->wakeup.compare_exchange_strong(w, 2, std::memory_order_acq_rel)) {
+      while (gp->wakeup.load(std::memory_order_acquire) != 1)
+        futex(&gp->wakeup, FUTEX_WAIT, 2, nullptr);
+    }
     gp->wakeup.store(0, std::memory_order_relaxed);
     gp->reason.store(wait_reason::none, std::memory_order_relaxed);
     return;
@@ -1233,21 +1236,23 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
 
 void ready(G* gp) {
   if (gp->is_thread) {
-    gp->wakeup.store(1, std::memory_order_release);
-    futex(&gp->wakeup, FUTEX_WAKE, 1, nullptr);
+    // 2: the thread sleeps in the kernel; otherwise it is still spinning.
+    if (gp->wakeup.exchange(1, std::memory_order_acq_rel) == 2)
+      futex(&gp->wakeup, FUTEX_WAKE, 1, nullptr);
     return;
   }
   make_runnable(gp);
   M* m = current_m();
+  bool fenced = false;
   if (m == nullptr) {
     std::lock_guard lk(sched().lock);
     globrunqput_locked(gp);
   } else {
     rt_enter(m);
-    put_runnable(gp, true);
+    fenced = put_runnable(gp, true, m);
     rt_exit(m);
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!fenced) std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
 }
 

@@ -81,7 +81,8 @@ struct G {
   thread_state ts;
   void (*invoke)(void*) = nullptr;
   void* closure = nullptr;
-  // Wake-up word of a parked plain thread (is_thread): 0 parked, 1 readied.
+  // Wake-up word of a parked plain thread (is_thread): 0 parked and spinning,
+  // 2 parked and asleep in the kernel (the waker must FUTEX_WAKE), 1 readied.
   std::atomic<std::uint32_t> wakeup{0};
   // select: set by the waker that won the race to complete this G's select
   // (Go's selectDone); param carries the winning waiter record.

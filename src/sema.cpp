@@ -33,7 +33,7 @@ struct sema_waiter {
   bool ticket = false;
 };
 
-struct alignas(64) sema_root {
+struct sema_root {  // no cache-line padding: 65521 of them
   lock_t lock;
   sema_waiter* heads = nullptr;  // lock
   // Waiters queued or about to queue here; incremented under lock, decremented
@@ -86,12 +86,19 @@ struct alignas(64) sema_root {
   }
 };
 
-// Go uses 251 buckets: prime, so addresses with common low bits spread.
-constexpr std::size_t sema_table_size = 251;
+// Go uses 251 buckets, each a treap of addresses. goro's buckets keep a plain
+// list of addresses, so it uses many more of them: fork-join code parks
+// hundreds of thousands of goroutines on distinct wait_groups at once, and a
+// 251-bucket list made that quadratic (fib(30): 51 s). 65521 (prime) buckets
+// cost ~1.5 MiB and keep lists short; addresses are mixed before the modulo.
+constexpr std::size_t sema_table_size = 65521;
 
 sema_root& root_for(const void* addr) {
   static sema_root* table = new sema_root[sema_table_size];  // never destroyed
-  return table[(reinterpret_cast<std::uintptr_t>(addr) >> 3) % sema_table_size];
+  std::uintptr_t a = reinterpret_cast<std::uintptr_t>(addr) >> 3;
+  a ^= a >> 17;
+  a *= 0x9e3779b97f4a7c15ULL;
+  return table[(a >> 16) % sema_table_size];
 }
 
 bool can_acquire(std::atomic<std::uint32_t>* addr) {
