@@ -66,7 +66,8 @@ class watchdog {
 // ---- semaphore ---------------------------------------------------------------
 
 void hammer_weighted(goro::semaphore& sem, std::int64_t n, int loops) {
-  thread_local std::mt19937 rng(std::random_device{}());
+  // Per goroutine, not thread_local: a goroutine may resume on another thread.
+  std::minstd_rand rng(static_cast<unsigned>(n) * 7919u + 1u);
   for (int i = 0; i < loops; ++i) {
     EXPECT_FALSE(sem.acquire(goro::background(), n));
     goro::sleep(std::chrono::microseconds(rng() % 1000));
