@@ -419,10 +419,10 @@ int process_threads() {
   return n;
 }
 
-// Threads a sanitizer runtime starts before main (TSan's background thread).
-// Counted at static initialisation, when no user thread exists yet.
-#if defined(GORO_TSAN) || defined(GORO_ASAN)
-const int sanitizer_threads = std::max(0, process_threads() - 1);
+// Threads a sanitizer runtime adds: TSan starts one background thread when
+// the first thread is created (our first M at the latest).
+#if defined(GORO_TSAN)
+constexpr int sanitizer_threads = 1;
 #else
 constexpr int sanitizer_threads = 0;
 #endif
