@@ -252,11 +252,9 @@ void chan_close(hchan* c) {
     }
   }
   c->lock.unlock();
-  while (list) {
-    sudog* sg = list;
-    list = sg->next;
-    ready(sg->g);  // sg may be gone once its owner runs
-  }
+  std::vector<G*> gs;  // read every sg before readying any: sg dies with its owner's wait
+  for (sudog* sg = list; sg != nullptr; sg = sg->next) gs.push_back(sg->g);
+  ready_many(gs.data(), gs.size());
 }
 
 std::size_t chan_len(const hchan* c) noexcept {

@@ -1256,6 +1256,38 @@ void ready(G* gp) {
   wakep();
 }
 
+void ready_many(G* const* gs, std::size_t n) {
+  if (n <= 4) {
+    for (std::size_t i = 0; i < n; ++i) ready(gs[i]);
+    return;
+  }
+  // Many at once (close of a channel with 10k waiters, a burst of timers):
+  // one trip to the global queue instead of n, then let spinners fan out.
+  G* head = nullptr;
+  G* tail = nullptr;
+  int count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    G* gp = gs[i];
+    if (gp->is_thread) {
+      ready(gp);
+      continue;
+    }
+    make_runnable(gp);
+    gp->schedlink = nullptr;
+    if (tail) tail->schedlink = gp;
+    else head = gp;
+    tail = gp;
+    ++count;
+  }
+  if (count == 0) return;
+  {
+    std::lock_guard lk(sched().lock);
+    globrunqputbatch_locked(head, tail, count);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakep();
+}
+
 std::int64_t coarse_nanotime() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

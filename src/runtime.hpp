@@ -204,6 +204,9 @@ void park(bool (*unlockf)(G* gp, void* arg), void* arg, wait_reason reason);
 // exactly once per park, after that park's unlockf ran.
 void ready(G* gp);
 
+// ready() for many Gs at once (one trip to the global run queue).
+void ready_many(G* const* gs, std::size_t n);
+
 // Monotonic nanoseconds.
 std::int64_t nanotime();
 // Monotonic nanoseconds at a few ms resolution, much cheaper (wait times).
