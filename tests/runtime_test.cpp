@@ -100,9 +100,17 @@ TEST(Runtime, GoPassesArgumentsByValue) {
   EXPECT_EQ(*out.recv(), "8");
 }
 
+constexpr bool tsan() {
+#if defined(GORO_TSAN)
+  return true;
+#else
+  return false;
+#endif
+}
+
 // A million in the plain build; sanitizers keep per-goroutine state that makes
 // that take minutes, so they run 20,000.
-int million() { return goro_test::max_live(goro_test::sanitizer_build() ? 20'000 : 1'000'000); }
+int million() { return goro_test::max_live(goro_test::sanitizer_build() ? 20'000 : 1'000'000) / (tsan() ? 2 : 1); }
 
 TEST(Runtime, OneMillionGoroutinesSpawnedAndCompleted) {
   const int n = million();
@@ -141,7 +149,8 @@ TEST(Runtime, OneMillionParkedAtOnceThenReleased) {
 }
 
 TEST(Runtime, HundredThousandGoroutinesYieldHundredTimes) {
-  const int n = goro_test::max_live(scaled(100'000));
+  // A TSan fiber switch costs ~0.2 ms: 500 goroutines there.
+  const int n = tsan() ? 500 : scaled(100'000);
   std::atomic<long> yields{0};
   latch done(n);
   goro::run([&] {
