@@ -46,6 +46,7 @@ namespace ctx = boost::context::detail;
 namespace {
 
 constexpr int max_procs_limit = 1024;
+static_assert(sizeof(M::seen_tick) / sizeof(M::seen_tick[0]) == max_procs_limit);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -93,9 +94,10 @@ struct sched_t {
   std::atomic<std::int32_t> gomaxprocs{0};
   int nallp = 0;               // Ps ever created; allp[0..nallp) valid. Guarded by lock.
   std::atomic<P*> allp[max_procs_limit] = {};
-  // Free Gs not cached by a P. Guarded by lock.
+  // Free Gs not cached by a P. Guarded by lock (gfree_n_hint: a racy peek).
   G* gfree = nullptr;
-  int gfree_n = 0;
+  std::atomic<int> gfree_n{0};
+  int gfree_n_hint() const { return gfree_n.load(std::memory_order_relaxed); }
   // The idle M sleeping until the earliest timer (see stopm), and until when.
   M* timer_sleeper = nullptr;  // guarded by lock
   std::atomic<std::int64_t> timer_sleep_until{LLONG_MAX};
@@ -113,6 +115,9 @@ sched_t& sched() {
 }
 
 std::atomic<int> runtime_threads{0};  // see note_runtime_thread
+}  // namespace
+void count_goroutine(P* p, int delta);
+namespace {
 
 int default_procs() {
   if (const char* env = std::getenv("GOMAXPROCS")) {
@@ -241,7 +246,7 @@ constexpr std::int64_t runnext_grace_ns = 20'000;
 
 // Grabs half of p's queue into batch[batch_head...]; returns how many.
 std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head,
-                       bool steal_runnext) {
+                       bool steal_runnext, std::uint32_t seen_tick) {
   for (;;) {
     std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
     std::uint32_t tail = p->runqtail.load(std::memory_order_acquire);
@@ -255,17 +260,11 @@ std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head,
           // scheduling (a channel partner: ping-pong, producer/consumer).
           // Moving it to another thread would turn cheap local switches into
           // cross-core wake-ups, so steal it only if the owner has not
-          // scheduled at all for a grace period (Go waits ~3 µs).
-          if (p->status.load(std::memory_order_relaxed) == p_running) {
-            std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
-            std::int64_t deadline = nanotime() + runnext_grace_ns;
-            do {
-              for (int i = 0; i < 32; ++i) cpu_relax();
-              if (p->schedtick.load(std::memory_order_relaxed) != tick ||
-                  p->runnext.load(std::memory_order_relaxed) != next)
-                return 0;
-            } while (nanotime() < deadline);
-          }
+          // scheduled at all since the thief started looking, at least
+          // runnext_grace_ns ago (Go waits ~3 µs).
+          if (p->status.load(std::memory_order_relaxed) == p_running &&
+              p->schedtick.load(std::memory_order_relaxed) != seen_tick)
+            return 0;
           if (p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
             batch[batch_head % local_runq_size].store(next, std::memory_order_relaxed);
             return 1;
@@ -286,9 +285,9 @@ std::uint32_t runqgrab(P* p, std::atomic<G*>* batch, std::uint32_t batch_head,
 }
 
 // Steals half of victim's queue into p's; returns one G to run.
-G* runqsteal(P* p, P* victim, bool steal_runnext) {
+G* runqsteal(P* p, P* victim, bool steal_runnext, std::uint32_t seen_tick = 0) {
   std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
-  std::uint32_t n = runqgrab(victim, p->runq, tail, steal_runnext);
+  std::uint32_t n = runqgrab(victim, p->runq, tail, steal_runnext, seen_tick);
   if (n == 0) return nullptr;
   p->nsteal.store(p->nsteal.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   --n;
@@ -533,7 +532,8 @@ G* steal_work(M* m, P* p, bool steal_runnext) {
   for (int i = 0; i < n; ++i) {
     P* victim = s.allp[(start + i) % n].load(std::memory_order_acquire);
     if (victim == nullptr || victim == p) continue;
-    if (G* gp = runqsteal(p, victim, steal_runnext)) return gp;
+    std::uint32_t idx = (start + i) % n;
+    if (G* gp = runqsteal(p, victim, steal_runnext, m->seen_tick[idx])) return gp;
   }
   return nullptr;
 }
@@ -593,9 +593,15 @@ top:
       s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
     }
     if (m->spinning) {
-      std::int64_t deadline = nanotime() + spin_window_ns;
+      std::int64_t start = nanotime();
+      std::int64_t deadline = start + spin_window_ns;
+      for (int i = 0; i < procs; ++i)
+        if (P* q = s.allp[i].load(std::memory_order_acquire))
+          m->seen_tick[i] = q->schedtick.load(std::memory_order_relaxed);
+      bool grace_over = false;
       for (int round = 0;; ++round) {
-        if (G* gp = steal_work(m, p, round >= 3)) return gp;
+        if (G* gp = steal_work(m, p, grace_over)) return gp;
+        if (!grace_over && nanotime() - start >= runnext_grace_ns) grace_over = true;
         if (s.runqsize.load(std::memory_order_relaxed) > 0) {
           std::lock_guard lk(s.lock);
           if (G* gp = globrunqget_locked(p, 0)) return gp;
@@ -803,18 +809,46 @@ void post_yield(G* gp, void*) {
   put_runnable(gp, false);
 }
 
+// Free Gs move between a P's cache and the global list 32 at a time (Go's
+// gfput/gfget): a P that only spawns and one where they exit would otherwise
+// take sched.lock once per goroutine.
+constexpr int gfree_batch = 32;
+
 void free_g(P* p, G* gp) {
   gp->status.store(g_dead, std::memory_order_relaxed);
-  if (p != nullptr && p->gfree_n < 64) {
+  if (p == nullptr) {
+    std::lock_guard lk(sched().lock);
+    gp->schedlink = sched().gfree;
+    sched().gfree = gp;
+    ++sched().gfree_n;
+    return;
+  }
+  gp->schedlink = p->gfree;
+  p->gfree = gp;
+  if (++p->gfree_n < 2 * gfree_batch) return;
+  G* first = p->gfree;
+  G* last = first;
+  for (int i = 1; i < gfree_batch; ++i) last = last->schedlink;
+  p->gfree = last->schedlink;
+  p->gfree_n -= gfree_batch;
+  std::lock_guard lk(sched().lock);
+  last->schedlink = sched().gfree;
+  sched().gfree = first;
+  sched().gfree_n += gfree_batch;
+}
+
+// Refills p's free-G cache from the global list. p owned.
+void gfget_batch(P* p) {
+  std::lock_guard lk(sched().lock);
+  auto& s = sched();
+  for (int i = 0; i < gfree_batch && s.gfree; ++i) {
+    G* gp = s.gfree;
+    s.gfree = gp->schedlink;
+    --s.gfree_n;
     gp->schedlink = p->gfree;
     p->gfree = gp;
     ++p->gfree_n;
-    return;
   }
-  std::lock_guard lk(sched().lock);
-  gp->schedlink = sched().gfree;
-  sched().gfree = gp;
-  ++sched().gfree_n;
 }
 
 void post_exit(G* gp, void*) {
@@ -1110,8 +1144,7 @@ void goroutine_main(ctx::transfer_t) {
   if (gp->closure_on_heap) ::operator delete(gp->closure);
   gp->closure = nullptr;
   gp->invoke = nullptr;
-  sched().ngoroutines.fetch_sub(1, std::memory_order_relaxed);
-  rt_enter(current_m());  // left by whatever runs next on this M
+  count_goroutine(rt_enter(current_m()), -1);  // the section is left by whatever runs next
   schedule_from(gp, &post_exit, nullptr, /*exits=*/true);
   std::abort();  // unreachable: a dead G is never resumed
 }
@@ -1124,6 +1157,7 @@ G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
   M* m = sec.m;
   P* p = sec.p;
   G* gp = nullptr;
+  if (p && !p->gfree && sched().gfree_n_hint() > 0) gfget_batch(p);
   if (p && p->gfree) {
     gp = p->gfree;
     p->gfree = gp->schedlink;
@@ -1161,8 +1195,8 @@ G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
 void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   gp->invoke = invoke;
   gp->status.store(g_runnable, std::memory_order_relaxed);
-  sched().ngoroutines.fetch_add(1, std::memory_order_relaxed);
   rt_section sec;
+  count_goroutine(sec.p, +1);
   if (sec.p) {
     runqput(sec.p, gp, true);
   } else {
@@ -1171,6 +1205,16 @@ void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
+}
+
+// Counts a goroutine start (+1) or exit (-1) on p, or globally without one.
+void count_goroutine(P* p, int delta) {
+  if (p) {
+    p->ngoroutines.store(p->ngoroutines.load(std::memory_order_relaxed) + delta,
+                         std::memory_order_relaxed);
+  } else {
+    sched().ngoroutines.fetch_add(delta, std::memory_order_relaxed);
+  }
 }
 
 void allgs_snapshot(std::vector<G*>& out) {
@@ -1435,7 +1479,13 @@ int set_max_procs(int n) {
 }
 
 std::size_t num_goroutine() {
-  auto n = sched().ngoroutines.load(std::memory_order_relaxed);
+  auto& s = sched();
+  std::int64_t n = s.ngoroutines.load(std::memory_order_relaxed);
+  for (int i = 0; i < max_procs_limit; ++i) {
+    P* p = s.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) break;
+    n += p->ngoroutines.load(std::memory_order_relaxed);
+  }
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 

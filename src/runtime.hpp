@@ -121,6 +121,9 @@ struct M {
   M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
   note park;               // stopm sleeps here
   std::uint64_t rand = 0;  // fastrand state
+  // Each P's schedtick when this M started spinning: a victim's runnext is
+  // stolen only if its owner has not scheduled since (see runqgrab).
+  std::uint32_t seen_tick[1024] = {};
 };
 
 inline constexpr std::uint32_t local_runq_size = 256;
@@ -158,6 +161,9 @@ struct P {
   G* gfree = nullptr;
   int gfree_n = 0;
   std::uint64_t goid_next = 0, goid_end = 0;
+  // Goroutines started minus goroutines exited on this P (owner; may go
+  // negative); num_goroutine() sums all Ps, so spawn/exit touch no shared line.
+  std::atomic<std::int64_t> ngoroutines{0};
   // sysmon only: the schedtick it last saw, and since when (monotonic ns).
   std::uint32_t sysmon_tick = 0;
   std::int64_t sysmon_when = 0;

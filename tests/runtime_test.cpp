@@ -210,6 +210,7 @@ TEST(Runtime, SetMaxProcsWhileWorkRuns) {
 }
 
 TEST(Runtime, RunQueueOverflowSpillsToGlobalQueue) {
+  int old = goro::set_max_procs(1);  // no thief to drain the local queue meanwhile
   auto before = goro::detail::sched_statistics();
   std::atomic<int> ran{0};
   goro::run([&] {
@@ -218,6 +219,7 @@ TEST(Runtime, RunQueueOverflowSpillsToGlobalQueue) {
     while (ran.load() < 1000) goro::yield();
   });
   EXPECT_GT(goro::detail::sched_statistics().spills, before.spills);
+  goro::set_max_procs(old);
 }
 
 TEST(Runtime, IdlePStealsFromBusyOne) {
@@ -350,6 +352,14 @@ TEST(Runtime, ErrnoPreservedAcrossPark) {
   std::vector<goro::chan<int>> wake;
   for (int i = 0; i < n; ++i) wake.push_back(goro::make_chan<int>());
   latch done(n);
+  // Keep both Ms busy so woken goroutines resume on either of them.
+  std::atomic<bool> stop{false};
+  latch stopped(2);
+  for (int k = 0; k < 2; ++k)
+    goro::go([&] {
+      while (!stop) goro::yield();
+      stopped.count_down();
+    });
   for (int i = 0; i < n; ++i) {
     goro::go([&, i, c = wake[i]]() mutable {
       for (int r = 0; r < rounds; ++r) {
@@ -367,6 +377,8 @@ TEST(Runtime, ErrnoPreservedAcrossPark) {
   for (int r = 0; r < rounds; ++r)
     for (auto& c : wake) c.send(r);
   ASSERT_TRUE(done.wait());
+  stop = true;
+  ASSERT_TRUE(stopped.wait());
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(migrated.load(), 0) << "no goroutine resumed on another thread";
 }
