@@ -719,7 +719,10 @@ G* next_local(M* m) {
       p->id >= s.gomaxprocs.load(std::memory_order_relaxed))
     return nullptr;
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0) {
-    if (timers_earliest() <= nanotime()) run_due_timers(nanotime());
+    // Due timers: go through g0 (findrunnable runs them). Not here: the
+    // parking G's unlockf has not run yet, so we may hold the very channel
+    // lock a timer callback needs.
+    if (timers_earliest() <= nanotime()) return nullptr;
     if (s.runqsize.load(std::memory_order_relaxed) > 0) {
       std::lock_guard lk(s.lock);
       if (G* gp = globrunqget_locked(p, 1)) return gp;
