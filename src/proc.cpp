@@ -17,6 +17,7 @@
 // other: no lost wake-ups.
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -760,6 +761,9 @@ void schedule_from(G* from, post_fn post, void* arg, bool exits = false) {
 
 void mstart(M* m) {
   set_current_m(m);
+  char name[16];
+  std::snprintf(name, sizeof name, "goro-M%d", m->id);
+  pthread_setname_np(pthread_self(), name);
   m->rand = reinterpret_cast<std::uintptr_t>(m) * 0x9e3779b97f4a7c15ULL + m->id;
   m->g0.is_g0 = true;
   m->curg = &m->g0;
@@ -1029,6 +1033,7 @@ void wake_sysmon() {
 
 [[noreturn]] void sysmon() {
   note_runtime_thread();
+  pthread_setname_np(pthread_self(), "goro-sysmon");
   auto& s = sched();
   std::int64_t delay = 20'000;
   int idle = 0;
