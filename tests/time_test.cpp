@@ -165,10 +165,15 @@ TEST(Time, ResetReportsWhetherActive) {
 TEST(Time, DestroyingATimerStopsIt) {
   std::atomic<int> fired{0};
   goro::run([&] {
+    auto hundred = goro::make_chan<void>(1);
     { auto t = goro::after_func(20ms, [&] { fired++; }); }
     goro::timer moved = goro::after_func(20ms, [&] { fired += 10; });
-    moved = goro::after_func(20ms, [&] { fired += 100; });  // stops the +10 one
-    goro::sleep(80ms);
+    moved = goro::after_func(20ms, [&, hundred]() mutable {  // stops the +10 one
+      fired += 100;
+      hundred.send();
+    });
+    goro::select(goro::recv(hundred), goro::recv(goro::after(10s)));
+    goro::sleep(50ms);  // the stopped ones had the same deadline
   });
   EXPECT_EQ(fired.load(), 100);
 }
