@@ -1149,7 +1149,7 @@ void goroutine_main(ctx::transfer_t) {
   // handler, so std::terminate runs on top of the throwing frame, unwound
   // nothing, and crash.cpp prints the panic with the stack of the throw.
   gp->invoke(gp->closure);
-  if (gp->closure_on_heap) ::operator delete(gp->closure);
+  if (gp->closure_on_heap) ::operator delete(gp->closure, std::align_val_t{gp->closure_align});
   gp->closure = nullptr;
   gp->invoke = nullptr;
   count_goroutine(rt_enter(current_m()), -1);  // the section is left by whatever runs next
@@ -1193,7 +1193,8 @@ G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
     gp->closure = gp->closure_buf;
     gp->closure_on_heap = false;
   } else {
-    gp->closure = ::operator new(size, std::align_val_t{std::max<std::size_t>(align, 16)});
+    gp->closure_align = std::max<std::size_t>(align, 16);
+    gp->closure = ::operator new(size, std::align_val_t{gp->closure_align});
     gp->closure_on_heap = true;
   }
   *storage = gp->closure;

@@ -81,6 +81,7 @@ struct G {
   thread_state ts;
   void (*invoke)(void*) = nullptr;
   void* closure = nullptr;
+  std::size_t closure_align = 16;  // of a heap closure (aligned new/delete must match)
   // Wake-up word of a parked plain thread (is_thread): 0 parked and spinning,
   // 2 parked and asleep in the kernel (the waker must FUTEX_WAKE), 1 readied.
   std::atomic<std::uint32_t> wakeup{0};
