@@ -226,7 +226,10 @@ TEST(Context, CancelRemoves) {
 // A long-lived parent with a million short-lived children must not grow.
 TEST(Context, MillionShortLivedChildrenDoNotAccumulate) {
   watchdog w(300s);
-  auto [parent, cancel] = goro::with_cancel(goro::background());
+  // (Not structured bindings: clang 14 cannot capture those in a lambda.)
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
   const int n = scaled(1'000'000);
   std::size_t max_seen = 0;
   goro::run([&] {
@@ -258,7 +261,9 @@ TEST(Context, ExpiredChildrenAreUnlinked) {
                   "session note";
 #endif
   watchdog w;
-  auto [parent, cancel] = goro::with_cancel(goro::background());
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
   std::vector<context> kids;
   std::vector<goro::cancel_func> cancels;
   for (int i = 0; i < 100; ++i) {
