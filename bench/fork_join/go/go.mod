@@ -1,3 +1,0 @@
-module goro/bench/fork_join
-
-go 1.19
