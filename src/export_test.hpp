@@ -32,12 +32,6 @@ int sema_waiters(const std::atomic<std::uint32_t>* addr);
 // progress, so that a test can age objects with goro::pool_cleanup() alone.
 void pool_pause_background_cleanup(bool paused);
 
-// ---- error (src/unwind.cpp) ----
-// The stack capture goro::error uses, and libgcc's, to compare them.
-std::size_t capture_stack(void** out, std::size_t max, std::size_t skip) noexcept;
-std::size_t capture_stack_slow(void** out, std::size_t max, std::size_t skip) noexcept;
-std::uint64_t capture_stack_fallbacks() noexcept;  // captures that took libgcc's path
-
 // ---- context (src/context.cpp) ----
 // Cancelers (derived contexts, after_func registrations) linked to ctx's
 // cancellation state now; 0 for a context that can never be cancelled.

@@ -226,10 +226,7 @@ TEST(Context, CancelRemoves) {
 // A long-lived parent with a million short-lived children must not grow.
 TEST(Context, MillionShortLivedChildrenDoNotAccumulate) {
   watchdog w(300s);
-  // (Not structured bindings: clang 14 cannot capture those in a lambda.)
-  auto parent_and_cancel = goro::with_cancel(goro::background());
-  context parent = parent_and_cancel.first;
-  goro::cancel_func cancel = parent_and_cancel.second;
+  auto [parent, cancel] = goro::with_cancel(goro::background());
   const int n = scaled(1'000'000);
   std::size_t max_seen = 0;
   goro::run([&] {
@@ -261,9 +258,7 @@ TEST(Context, ExpiredChildrenAreUnlinked) {
                   "session note";
 #endif
   watchdog w;
-  auto parent_and_cancel = goro::with_cancel(goro::background());
-  context parent = parent_and_cancel.first;
-  goro::cancel_func cancel = parent_and_cancel.second;
+  auto [parent, cancel] = goro::with_cancel(goro::background());
   std::vector<context> kids;
   std::vector<goro::cancel_func> cancels;
   for (int i = 0; i < 100; ++i) {

@@ -7,20 +7,13 @@
 
 #include <gtest/gtest.h>
 
-#include <alloca.h>
-
-#include <atomic>
-
 #include <chrono>
-#include <functional>
 #include <set>
-#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "export_test.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -244,129 +237,6 @@ TEST(Error, CreationIsCheap) {
   auto per = (std::chrono::steady_clock::now() - t0) / n;
   EXPECT_LT(per, goro_test::sanitizer_build() ? std::chrono::microseconds(500)
                                               : std::chrono::microseconds(100));
-}
-
-// ---- the stack capture: the cached DWARF walk must agree with libgcc --------
-
-struct capture_pair {
-  std::vector<void*> fast, slow;
-};
-
-// Both captures from the same frame: entry 0 is where each returns to (two
-// different call sites in this function); from entry 1 on they must agree.
-__attribute__((noinline)) capture_pair capture_both() {
-  void* a[64];
-  void* b[64];
-  std::size_t n = goro::detail::capture_stack(a, 64, 0);
-  std::size_t m = goro::detail::capture_stack_slow(b, 64, 0);
-  capture_pair p;
-  p.fast.assign(a, a + n);
-  p.slow.assign(b, b + m);
-  asm volatile("" ::: "memory");
-  return p;
-}
-
-void expect_same(const capture_pair& p, const char* where) {
-  ASSERT_GE(p.fast.size(), 2u) << where;
-  ASSERT_EQ(p.fast.size(), p.slow.size()) << where;
-  for (std::size_t i = 1; i < p.fast.size(); ++i)
-    EXPECT_EQ(p.fast[i], p.slow[i]) << where << ": frame " << i;
-}
-
-__attribute__((noinline)) capture_pair recurse(int depth) {
-  if (depth == 0) return capture_both();
-  capture_pair p = recurse(depth - 1);
-  asm volatile("" ::: "memory");  // not a tail call
-  return p;
-}
-
-// A frame with a frame pointer (alloca) and one with an over-aligned local.
-__attribute__((noinline)) capture_pair with_alloca(int n) {
-  volatile char* buf = static_cast<char*>(alloca(static_cast<std::size_t>(n)));
-  buf[0] = 1;
-  capture_pair p = recurse(3);
-  buf[n - 1] = 2;
-  return p;
-}
-__attribute__((noinline)) capture_pair with_overaligned() {
-  alignas(64) volatile char buf[128];
-  buf[0] = 1;
-  capture_pair p = recurse(2);
-  buf[127] = 2;
-  return p;
-}
-
-TEST(ErrorCapture, FastWalkMatchesLibgcc) {
-  for (int d : {0, 1, 5, 20, 70}) {
-    capture_pair p = recurse(d);
-    expect_same(p, ("main thread, depth " + std::to_string(d)).c_str());
-    // Warm cache: the same again.
-    expect_same(recurse(d), ("main thread again, depth " + std::to_string(d)).c_str());
-  }
-  expect_same(with_alloca(100), "alloca frame");
-  expect_same(with_overaligned(), "over-aligned frame");
-  std::function<capture_pair()> f = [] { return recurse(4); };
-  expect_same(f(), "through std::function");
-  try {
-    throw std::runtime_error("x");
-  } catch (const std::exception&) {
-    expect_same(recurse(2), "in a catch block");
-  }
-  capture_pair t;
-  std::thread([&] { t = recurse(6); }).join();
-  expect_same(t, "plain thread");
-  std::vector<capture_pair> gs(4);
-  goro::run([&] {
-    goro::wait_group wg;
-    for (int i = 0; i < 4; ++i) wg.go([&, i] { gs[i] = recurse(i * 3); });
-    wg.wait();
-    expect_same(recurse(1), "run's goroutine");
-  });
-  for (auto& g : gs) expect_same(g, "goroutine");
-}
-
-#if defined(__x86_64__) && defined(__linux__)
-// The fast walk handles ordinary code without falling back to libgcc.
-TEST(ErrorCapture, OrdinaryFramesTakeTheFastPath) {
-  std::uint64_t before = goro::detail::capture_stack_fallbacks();
-  (void)recurse(5);
-  (void)with_alloca(64);
-  (void)with_overaligned();
-  goro::run([] { (void)recurse(3); });
-  std::thread([] { (void)recurse(2); }).join();
-  EXPECT_EQ(goro::detail::capture_stack_fallbacks(), before);
-}
-#endif
-
-TEST(ErrorCapture, SkipAndMax) {
-  void* a[8];
-  void* b[64];
-  std::size_t n = goro::detail::capture_stack(a, 8, 0);
-  EXPECT_EQ(n, 8u);  // the gtest stack is deeper than that
-  std::size_t m = goro::detail::capture_stack(b, 64, 2);
-  ASSERT_GT(m, 6u);
-  for (std::size_t i = 1; i + 2 < 8 && i < m; ++i) EXPECT_EQ(a[i + 2], b[i]) << i;
-}
-
-TEST(ErrorCapture, ConcurrentWalkersShareTheCache) {
-  std::atomic<int> bad{0};
-  goro::run([&] {
-    goro::wait_group wg;
-    for (int g = 0; g < 8; ++g)
-      wg.go([&, g] {
-        for (int i = 0; i < goro_test::scaled(300); ++i) {
-          capture_pair p = recurse((g + i) % 12);
-          if (p.fast.size() != p.slow.size()) {
-            bad.fetch_add(1);
-            continue;
-          }
-          for (std::size_t k = 1; k < p.fast.size(); ++k)
-            if (p.fast[k] != p.slow[k]) bad.fetch_add(1);
-        }
-      });
-    wg.wait();
-  });
-  EXPECT_EQ(bad.load(), 0);
 }
 
 }  // namespace
