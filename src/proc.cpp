@@ -435,7 +435,7 @@ bool looks_dead() {
   auto& s = sched();
   if (s.run_active.load(std::memory_order_acquire) == 0) return false;
   if (s.npidle.load() != s.gomaxprocs.load() || s.nmspinning.load() != 0) return false;
-  if (s.runqsize.load() != 0 || timers_earliest() != LLONG_MAX) return false;
+  if (s.runqsize.load() != 0 || timers_pending()) return false;
   int mcount;
   {
     std::lock_guard lk(s.lock);
@@ -482,10 +482,12 @@ P* stopm(M* m) {
     ++s.nmidle;
     m->in_idle = true;
     std::int64_t until = LLONG_MAX;
-    if (s.timer_sleeper == nullptr &&
-        (timers_earliest() != LLONG_MAX || scavenge_at != LLONG_MAX)) {
+    // Read the hint once: a second read could see run_due_timers' transient
+    // LLONG_MAX and make this M a timer sleeper that never wakes.
+    std::int64_t wake_at = std::min(timers_earliest(), scavenge_at);
+    if (s.timer_sleeper == nullptr && wake_at != LLONG_MAX) {
       s.timer_sleeper = m;
-      until = std::min(timers_earliest(), scavenge_at);
+      until = wake_at;
       s.timer_sleep_until.store(until, std::memory_order_relaxed);
     }
     s.lock.unlock();
@@ -514,7 +516,7 @@ P* stopm(M* m) {
     m->in_idle = false;
     s.lock.unlock();
     if (s.exiting.load(std::memory_order_relaxed)) park_forever();
-    run_due_timers(nanotime());
+    run_due_timers(nanotime(), /*notify=*/false);  // the loop re-evaluates
   }
 }
 
@@ -1394,20 +1396,22 @@ void note::wakeup() {
   futex(&key, FUTEX_WAKE, 1, nullptr);
 }
 
+// The wake-up is consumed with an RMW: a plain load-then-store(0) could erase
+// a second wakeup() that landed in between, and (x86 lets the store pass the
+// caller's next loads) the caller could then miss the state that wakeup
+// published and sleep again with nothing left to wake it.
 void note::sleep() {
-  while (key.load(std::memory_order_acquire) == 0) futex(&key, FUTEX_WAIT, 0, nullptr);
-  key.store(0, std::memory_order_relaxed);
+  while (key.exchange(0, std::memory_order_acquire) == 0) futex(&key, FUTEX_WAIT, 0, nullptr);
 }
 
 bool note::sleep_for(std::int64_t ns) {
   std::int64_t deadline = nanotime() + ns;
-  while (key.load(std::memory_order_acquire) == 0) {
+  while (key.exchange(0, std::memory_order_acquire) == 0) {
     std::int64_t left = deadline - nanotime();
     if (left <= 0) return false;
     timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
     futex(&key, FUTEX_WAIT, 0, &ts);
   }
-  key.store(0, std::memory_order_relaxed);
   return true;
 }
 

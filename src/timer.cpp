@@ -30,8 +30,12 @@ timer_shard* shards() {
   return s;
 }
 
-// Earliest deadline over all shards (hint). Lowered by arms; recomputed by
-// run_due_timers.
+// Earliest deadline over all shards (hint). Lowered by arms (after their
+// push); recomputed by run_due_timers, which resets it to LLONG_MAX before it
+// scans and lowers it to what it found after. In between, a reader may see
+// LLONG_MAX while timers are pending: whoever runs timers re-checks the timer
+// sleeper afterwards (run_due_timers' `notify`, or stopm's loop), and
+// checkdead asks timers_pending() instead.
 std::atomic<std::int64_t> earliest{LLONG_MAX};
 
 void sift_up(timer_shard* s, int i) {
@@ -92,7 +96,7 @@ timer_shard* pick_shard() {
 
 void lower_earliest(std::int64_t when) {
   std::int64_t cur = earliest.load(std::memory_order_relaxed);
-  while (when < cur && !earliest.compare_exchange_weak(cur, when, std::memory_order_acq_rel)) {
+  while (when < cur && !earliest.compare_exchange_weak(cur, when, std::memory_order_seq_cst)) {
   }
 }
 
@@ -109,7 +113,7 @@ void timer_arm(rtimer* t, std::int64_t when) {
   t->shard.store(s, std::memory_order_relaxed);
   s->heap.push_back({when, t});
   sift_up(s, static_cast<int>(s->heap.size()) - 1);
-  s->next_when.store(s->heap[0].when, std::memory_order_relaxed);
+  s->next_when.store(s->heap[0].when, std::memory_order_seq_cst);
   s->mu.unlock();
   lower_earliest(when);
   timers_changed(when);
@@ -143,15 +147,19 @@ void timer_release(rtimer* t) {
 
 std::int64_t timers_earliest() { return earliest.load(std::memory_order_acquire); }
 
-std::int64_t run_due_timers(std::int64_t now) {
+std::int64_t run_due_timers(std::int64_t now, bool notify) {
   ready_batch batch;
   std::int64_t next = LLONG_MAX;
-  // Reset the hint first: an arm racing with this scan lowers it again.
-  earliest.store(LLONG_MAX, std::memory_order_release);
+  // Reset the hint first: an arm racing with this scan lowers it again. An
+  // RMW, not a store: the shard loads below must not be ordered before it
+  // (x86 lets a plain store pass later loads), or an arm pushed into a shard
+  // this scan already read could have its lowering overwritten.
+  earliest.exchange(LLONG_MAX, std::memory_order_seq_cst);
   for (int i = 0; i < nshards; ++i) {
     timer_shard* s = &shards()[i];
-    if (s->next_when.load(std::memory_order_relaxed) > now) {
-      next = std::min(next, s->next_when.load(std::memory_order_relaxed));
+    std::int64_t nw = s->next_when.load(std::memory_order_seq_cst);
+    if (nw > now) {
+      next = std::min(next, nw);
       continue;
     }
     for (;;) {
@@ -178,11 +186,25 @@ std::int64_t run_due_timers(std::int64_t now) {
       t->mu.unlock();
       if (t->heap_allocated) timer_release(t);
     }
-    next = std::min(next, s->next_when.load(std::memory_order_relaxed));
+    next = std::min(next, s->next_when.load(std::memory_order_seq_cst));
   }
   lower_earliest(next);
   ready_many(batch.gs.data(), batch.gs.size());
+  // An M that went idle while the hint read LLONG_MAX may sleep indefinitely
+  // although `next` is pending: make sure some M wakes for it.
+  if (notify && next != LLONG_MAX) timers_changed(next);
   return timers_earliest();
+}
+
+bool timers_pending() {
+  for (int i = 0; i < nshards; ++i) {
+    timer_shard* s = &shards()[i];
+    s->mu.lock();
+    bool any = !s->heap.empty();
+    s->mu.unlock();
+    if (any) return true;
+  }
+  return false;
 }
 
 void sleep_ns(std::int64_t ns) {

@@ -62,10 +62,15 @@ void timer_retain(rtimer* t);
 void timer_release(rtimer* t);
 
 // Runs every timer due at `now`; readies the Gs they wake. Any M may call it,
-// with or without a P. Returns the earliest remaining deadline (LLONG_MAX if none).
-std::int64_t run_due_timers(std::int64_t now);
-// The earliest armed deadline (a hint; LLONG_MAX if none).
+// with or without a P. Returns the earliest remaining deadline (LLONG_MAX if
+// none). notify: afterwards, make sure an M wakes for that deadline (pass
+// false only from stopm, which re-evaluates the sleeper itself).
+std::int64_t run_due_timers(std::int64_t now, bool notify = true);
+// The earliest armed deadline (a hint; LLONG_MAX if none, and transiently
+// LLONG_MAX while run_due_timers scans).
 std::int64_t timers_earliest();
+// Exact: whether any timer is in a heap (takes every shard lock; checkdead).
+bool timers_pending();
 
 // proc.cpp: a timer at `when` was armed; make sure an M will wake for it.
 void timers_changed(std::int64_t when);

@@ -4,6 +4,11 @@
 
 #include <atomic>
 #include <goro/goro.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "test_util.hpp"
@@ -60,6 +65,73 @@ TEST(Time, ManySleepersAllWake) {
     wg.wait();
   });
   EXPECT_EQ(woke.load(), n);
+}
+
+// Regression: short sleeps while Ms keep going idle and waking. A timer
+// runner used to reset the earliest-deadline hint while another M, going
+// idle, read it twice: that M became the timer sleeper with no deadline and
+// slept for good while a sleep was pending (the hang took ~1 min of this loop
+// to hit before the fix). Rounds run for ~1.5 s; a lost wake-up shows up as
+// a round that never ends, so each round is checked against a generous bound.
+TEST(Time, ShortSleepsWhileMsGoIdleAllWake) {
+  const auto budget = goro_test::sanitizer_build() ? 3s : 1500ms;
+  const auto t0 = goro::clock::now();
+  int rounds = 0;
+  std::atomic<long> progress{0};
+  std::atomic<bool> done{false};
+  std::thread guard([&] {  // a stuck round aborts with a dump instead of hanging ctest
+    long last = -1;
+    for (int idle = 0; !done.load();) {
+      std::this_thread::sleep_for(100ms);
+      long p = progress.load();
+      idle = p == last ? idle + 1 : 0;
+      last = p;
+      if (idle == 200) {
+        std::fprintf(stderr, "no sleep woke for 20 s: lost wake-up\n");
+        goro::dump_goroutines(std::cerr);
+        std::abort();
+      }
+    }
+  });
+  while (since(t0) < budget) {
+    goro::run([&] {
+      goro::mutex mu;  // one token, passed FIFO through per-waiter channels
+      bool token_free = true;
+      std::deque<goro::chan<void>> waiters;
+      goro::wait_group wg;
+      for (int w = 0; w < 4; ++w)
+        wg.go([&, w] {
+          unsigned r = 7919u * (w + 1) + rounds;
+          for (int k = 0; k < 100; ++k) {
+            std::unique_lock lk(mu);
+            if (token_free && waiters.empty()) {
+              token_free = false;
+              lk.unlock();
+            } else {
+              auto c = goro::make_chan<void>();
+              waiters.push_back(c);
+              lk.unlock();
+              c.recv();
+            }
+            r = r * 1103515245u + 12345u;
+            goro::sleep(std::chrono::microseconds((r >> 16) % 50));
+            progress++;
+            lk.lock();
+            if (waiters.empty()) {
+              token_free = true;
+            } else {
+              waiters.front().close();
+              waiters.pop_front();
+            }
+          }
+        });
+      wg.wait();
+    });
+    ++rounds;
+  }
+  done = true;
+  guard.join();
+  EXPECT_EQ(progress.load(), 400L * rounds);
 }
 
 TEST(Time, AfterDeliversOnceAfterTheDuration) {
