@@ -484,9 +484,6 @@ TEST(RuntimeDeathTest, ExitWhileGoroutinesAliveIsClean) {
 }
 
 TEST(RuntimeDeathTest, DeadlockIsReported) {
-  if (goro_test::sanitizer_build())
-    GTEST_SKIP() << "under ASan the detector has been seen to miss the deadlock (both Ms "
-                    "asleep, no report): open bug, see the session note";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(goro::run([] {
                  auto c = goro::make_chan<int>();
