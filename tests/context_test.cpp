@@ -156,7 +156,10 @@ TEST(Context, ParentFinishesChild) {
   watchdog w;
   // Go's XTestParentFinishesChild, with the children count as the window on
   // the parent's children map.
-  auto [parent, cancel] = goro::with_cancel(goro::background());
+  // (Not structured bindings: clang 14 cannot capture those in a lambda.)
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
   auto [cancel_child, stop1] = goro::with_cancel(parent);
   auto [timer_child, stop2] = goro::with_timeout(parent, very_long);
   goro::context_key<std::string> k("key");
@@ -226,7 +229,10 @@ TEST(Context, CancelRemoves) {
 // A long-lived parent with a million short-lived children must not grow.
 TEST(Context, MillionShortLivedChildrenDoNotAccumulate) {
   watchdog w(300s);
-  auto [parent, cancel] = goro::with_cancel(goro::background());
+  // (Not structured bindings: clang 14 cannot capture those in a lambda.)
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
   const int n = scaled(1'000'000);
   std::size_t max_seen = 0;
   goro::run([&] {
@@ -254,7 +260,10 @@ TEST(Context, MillionShortLivedChildrenDoNotAccumulate) {
 // Deadline children that expire on their own are unlinked too.
 TEST(Context, ExpiredChildrenAreUnlinked) {
   watchdog w;
-  auto [parent, cancel] = goro::with_cancel(goro::background());
+  // (Not structured bindings: clang 14 cannot capture those in a lambda.)
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
   std::vector<context> kids;
   std::vector<goro::cancel_func> cancels;
   for (int i = 0; i < 100; ++i) {
@@ -896,7 +905,10 @@ TEST(Context, DoneWakesGoroutinesAndThreads) {
 // A done channel held alone (context and cancel function dropped) is still
 // closed when an ancestor is cancelled, as in Go.
 TEST(Context, DoneChannelOutlivesItsContext) {
-  auto [parent, cancel] = goro::with_cancel(goro::background());
+  // (Not structured bindings: clang 14 cannot capture those in a lambda.)
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
   goro::recv_chan<void> d;
   {
     auto [child, cancel_child] = goro::with_cancel(parent);
@@ -914,7 +926,10 @@ TEST(Context, UncancelledParentReleasesChildren) {
   goro::cancel_func child_cancel;
   context child;
   {
-    auto [parent, cancel] = goro::with_cancel(goro::background());
+    // (Not structured bindings: clang 14 cannot capture those in a lambda.)
+  auto parent_and_cancel = goro::with_cancel(goro::background());
+  context parent = parent_and_cancel.first;
+  goro::cancel_func cancel = parent_and_cancel.second;
     auto [c, cc] = goro::with_cancel(parent);
     child = c;
     child_cancel = cc;

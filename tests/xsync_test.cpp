@@ -369,7 +369,7 @@ TEST(ErrGroup, TryGo) {
     };
     for (int i = 0; i < n; ++i) ASSERT_TRUE(g.try_go(fn)) << "try_go failed at " << i;
     EXPECT_FALSE(g.try_go(fn)) << "try_go should fail at the limit";
-    goro::go([ch, n]() mutable {
+    goro::go([ch]() mutable {
       for (int i = 0; i < n; ++i) ch.recv();
     });
     EXPECT_FALSE(g.wait());

@@ -122,7 +122,7 @@ std::pair<bool, goro::error> is_globally_exec(const std::string& path) {
 }
 
 // "intermediate" module, first version: lets the low-level error escape as is.
-goro::error run_job_unwrapped(const std::string& id) {
+goro::error run_job_unwrapped(const std::string& /*id*/) {
   const std::string job_bin_path = "/bad/job/binary";
   auto [exec, err] = is_globally_exec(job_bin_path);
   if (err) return err;  // a low-level error escapes our module: a bug
@@ -223,8 +223,8 @@ GORO_TOUR_SECTION(55, "semaphore: bounding concurrent work, FIFO") {
     goro::semaphore sem(3);
     std::atomic<int> active{0}, peak{0};
     goro::errgroup g;
-    for (int i = 0; i < 8; ++i) {
-      g.go([&, i]() -> goro::error {
+    for (int job = 0; job < 8; ++job) {
+      g.go([&]() -> goro::error {
         if (goro::error err = sem.acquire(goro::background())) return err;
         int now = active.fetch_add(1) + 1;
         for (int p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {

@@ -15,3 +15,4 @@
 #include <goro/sync/rw_mutex.hpp>
 #include <goro/sync/wait_group.hpp>
 #include <goro/semaphore.hpp>
+#include <goro/errgroup.hpp>
