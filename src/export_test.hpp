@@ -22,8 +22,15 @@ struct sched_counters {
   int idle_procs;
   int spinning;
   int global_runq;
+  std::uint64_t cont_steals;  // fork-join continuations taken from another P's deque
 };
 sched_counters sched_statistics();
+// Peak live goroutines: begin starts counting goroutine starts minus exits
+// from zero; end stops and returns the highest value reached (so: the most
+// goroutines alive at once beyond those alive at begin). Costs a shared
+// atomic per spawn and exit while on; not for concurrent use.
+void goroutine_peak_begin();
+std::size_t goroutine_peak_end();
 
 // ---- sync (src/sema.cpp, src/pool.cpp) ----
 // Goroutines and threads queued on the runtime semaphore at addr.

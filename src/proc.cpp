@@ -176,6 +176,7 @@ G* globrunqpop_locked() {
 // ---- local run queue ----------------------------------------------------------
 
 bool runqempty(P* p) {
+  if (!p->contq.empty()) return false;  // fork-join continuations are queued work too
   // A G moving from runnext into runq is never invisible to this check: Go's
   // trick of re-reading tail confirms a consistent snapshot.
   for (;;) {
@@ -332,16 +333,22 @@ P* pidleget_locked() {
   return p;
 }
 
+void wake_sysmon();
+
 void acquirep(M* m, P* p) {
   m->p = p;
   p->m.store(m, std::memory_order_relaxed);
   p->status.store(p_running, std::memory_order_release);
+  // sysmon sleeps while every P is idle and only startm woke it: a P taken
+  // back without startm (findrunnable's re-check, p_lost, exit_blocking) ran
+  // unwatched, and a goroutine stuck in a loop there was never handed off.
+  wake_sysmon();
 }
 
 // Moves everything queued on p to the global queue (p is being retired).
 void drain_to_global(P* p) {
   G* gp;
-  while ((gp = runqget(p)) != nullptr) {
+  while ((gp = runqget(p)) != nullptr || (gp = p->contq.pop()) != nullptr) {
     std::lock_guard lk(sched().lock);
     globrunqput_locked(gp);
   }
@@ -535,6 +542,11 @@ G* steal_work(M* m, P* p, bool steal_runnext) {
   for (int i = 0; i < n; ++i) {
     P* victim = s.allp[(start + i) % n].load(std::memory_order_acquire);
     if (victim == nullptr || victim == p) continue;
+    if (G* gp = victim->contq.steal()) {  // fork-join: its oldest continuation first
+      p->ncontsteal.store(p->ncontsteal.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+      return gp;
+    }
     std::uint32_t idx = (start + i) % n;
     if (G* gp = runqsteal(p, victim, steal_runnext, m->seen_tick[idx])) return gp;
   }
@@ -583,6 +595,7 @@ top:
     goto top;
   }
   if (G* gp = runqget(p)) return gp;
+  if (G* gp = p->contq.pop()) return gp;  // fork-join continuation
   if (s.runqsize.load(std::memory_order_relaxed) > 0) {
     std::lock_guard lk(s.lock);
     if (G* gp = globrunqget_locked(p, 0)) return gp;
@@ -731,6 +744,9 @@ G* next_local(M* m) {
       if (G* gp = globrunqget_locked(p, 1)) return gp;
     }
   }
+  // fork-join: after runnext, this P's newest continuation (LIFO), then runq.
+  if (p->runnext.load(std::memory_order_relaxed) == nullptr)
+    if (G* gp = p->contq.pop()) return gp;
   return runqget(p);
 }
 
@@ -1218,8 +1234,35 @@ void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   wakep();
 }
 
+// Peak live goroutines for tests and bench/fork_join (export_test.hpp): off
+// by default, since an exact peak needs one shared counter that spawn and exit
+// would otherwise not touch (goroutine counts are per P).
+namespace {
+std::atomic<bool> peak_on{false};
+std::atomic<std::int64_t> peak_live{0}, peak_max{0};
+
+void track_goroutine_peak(int delta) {
+  std::int64_t n = peak_live.fetch_add(delta, std::memory_order_relaxed) + delta;
+  std::int64_t m = peak_max.load(std::memory_order_relaxed);
+  while (n > m && !peak_max.compare_exchange_weak(m, n, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+void goroutine_peak_begin() {
+  peak_live.store(0, std::memory_order_relaxed);
+  peak_max.store(0, std::memory_order_relaxed);
+  peak_on.store(true, std::memory_order_seq_cst);
+}
+
+std::size_t goroutine_peak_end() {
+  peak_on.store(false, std::memory_order_seq_cst);
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, peak_max.load()));
+}
+
 // Counts a goroutine start (+1) or exit (-1) on p, or globally without one.
 void count_goroutine(P* p, int delta) {
+  if (peak_on.load(std::memory_order_relaxed)) track_goroutine_peak(delta);  // tests only
   if (p) {
     p->ngoroutines.store(p->ngoroutines.load(std::memory_order_relaxed) + delta,
                          std::memory_order_relaxed);
@@ -1235,6 +1278,41 @@ void allgs_snapshot(std::vector<G*>& out) {
 
 void note_runtime_thread() { runtime_threads.fetch_add(1, std::memory_order_relaxed); }
 
+// ---- fork-join (task_group, src/fork_join.cpp): child-first spawn ------------------
+
+namespace {
+// Runs on the child's stack once the parent's context is saved: only from
+// now on may a thief see (and resume) the parent. A full deque degrades to
+// the run queue. Then, as any spawn, let an idle P come and steal.
+void post_fork(G* parent, void*) {
+  parent->status.store(g_runnable, std::memory_order_relaxed);
+  P* p = current_m()->p;
+  if (!p->contq.push(parent)) runqput(p, parent, false);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakep();
+}
+}  // namespace
+
+void fork_goroutine(G* gp, void (*invoke)(void*)) noexcept {
+  M* m = current_m();
+  if (m == nullptr || m->curg->is_g0 || sched().exiting.load(std::memory_order_relaxed)) {
+    start_goroutine(gp, invoke);  // plain thread: Go's order, via the queues
+    return;
+  }
+  P* p = rt_enter(m);
+  if (p == nullptr) {  // sysmon took our P and none is idle
+    rt_exit(m);
+    start_goroutine(gp, invoke);
+    return;
+  }
+  gp->invoke = invoke;
+  count_goroutine(p, +1);
+  G* parent = m->curg;
+  prepare_to_run(m, gp);
+  switch_to(parent, gp, &post_fork, nullptr);  // the child's goroutine_main leaves the section
+  rt_exit(current_m());  // entered by whoever resumed us, perhaps on another M
+}
+
 sched_counters sched_statistics() {
   sched_counters c{};
   auto& s = sched();
@@ -1243,6 +1321,7 @@ sched_counters sched_statistics() {
     P* p = s.allp[i].load(std::memory_order_acquire);
     c.spills += p->nspill.load(std::memory_order_relaxed);
     c.steals += p->nsteal.load(std::memory_order_relaxed);
+    c.cont_steals += p->ncontsteal.load(std::memory_order_relaxed);
   }
   c.threads = s.mcount;
   c.idle_threads = s.nmidle;

@@ -17,6 +17,7 @@
 #include <goro/runtime.hpp>
 
 #include "stack.hpp"
+#include "wsdeque.hpp"
 
 namespace goro::detail {
 
@@ -172,6 +173,11 @@ struct P {
   // owner: statistics for tests and dumps (read racily).
   std::atomic<std::uint64_t> nspill{0};  // runq overflows to the global queue
   std::atomic<std::uint64_t> nsteal{0};  // Gs this P stole from others
+  // fork-join (src/fork_join.cpp): parked parents of task_group children,
+  // owner pushes/pops at the bottom, thieves (steal_work) take the top.
+  // Non-empty only while the P runs: counts as queued work (runqempty).
+  wsdeque<G*, 1024> contq;
+  std::atomic<std::uint64_t> ncontsteal{0};  // continuations this P stole
 };
 
 // ---- runtime sections -----------------------------------------------------------
@@ -213,6 +219,12 @@ void ready(G* gp);
 
 // ready() for many Gs at once (one trip to the global run queue).
 void ready_many(G* const* gs, std::size_t n);
+
+// fork-join (task_group::go): makes gp runnable like start_goroutine, but
+// child-first when the caller is a goroutine on a P: switches to gp at once
+// and leaves the caller's continuation on its P's contq. Returns when the
+// caller is resumed, perhaps on another M.
+void fork_goroutine(G* gp, void (*invoke)(void*)) noexcept;
 
 // Monotonic nanoseconds.
 std::int64_t nanotime();

@@ -7,6 +7,7 @@
 #include <goro/debug.hpp>
 #include <goro/errgroup.hpp>
 #include <goro/error.hpp>
+#include <goro/fork_join.hpp>
 #include <goro/panic.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>

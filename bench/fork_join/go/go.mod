@@ -1,0 +1,3 @@
+module goro/bench/fork_join
+
+go 1.19
