@@ -137,7 +137,7 @@ std::uint64_t splitmix(std::uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-thread_local std::uint64_t thread_rand = 0;
+[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t thread_rand = 0;
 
 // ---- futex ------------------------------------------------------------------
 

@@ -123,6 +123,11 @@ struct M {
   M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
   note park;               // stopm sleeps here
   std::uint64_t rand = 0;  // fastrand state
+  // This thread's C++ exception globals (__cxa_get_globals()) and errno, found
+  // once by mstart on the M's own thread: every switch saves and restores
+  // them (switch.cpp), and an M never changes thread.
+  void* eh_globals = nullptr;
+  int* errno_loc = nullptr;
   // Each P's schedtick when this M started spinning: a victim's runnext is
   // stolen only if its owner has not scheduled since (see runqgrab).
   std::uint32_t seen_tick[1024] = {};

@@ -23,27 +23,33 @@ namespace goro::detail {
 namespace ctx = boost::context::detail;
 
 namespace {
-thread_local M* tls_m = nullptr;
+// initial-exec: one %fs-relative load, not a __tls_get_addr call, even when
+// goro is built position-independent (it is small, so fits the static TLS
+// reserve if a shared libgoro is loaded late).
+[[gnu::tls_model("initial-exec")]] thread_local M* tls_m = nullptr;
 
-// These touch TLS (__cxa_get_globals and __errno_location are declared
-// `const`, so a compiler may reuse their result across a call). Each lives in
-// its own non-inlined function with an opaque asm barrier (without it GCC and
-// Clang infer that the wrapper is const too), so every use computes the
-// address anew on the thread it runs on.
+[[gnu::noinline]] M* read_tls_m();
+
+// A switch saves the thread's exception state and errno into the G leaving
+// and loads the arriving G's. Both live in TLS (__cxa_get_globals and
+// __errno_location are declared `const`, so a compiler may reuse their
+// result across a call, i.e. across a migration): the M records their
+// addresses on its own thread at start, and each switch finds them through
+// the M it runs on, read from TLS anew (read_tls_m is opaque).
 [[gnu::noinline]] void save_thread_state(G* gp) {
-  asm volatile("" ::: "memory");
-  auto* eh = abi::__cxa_get_globals();
+  M* m = read_tls_m();
+  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
   gp->ts.caught_exceptions = eh->caughtExceptions;
   gp->ts.uncaught_exceptions = eh->uncaughtExceptions;
-  gp->ts.err = errno;
+  gp->ts.err = *m->errno_loc;
 }
 
 [[gnu::noinline]] void load_thread_state(G* gp) {
-  asm volatile("" ::: "memory");
-  auto* eh = abi::__cxa_get_globals();
+  M* m = read_tls_m();
+  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
   eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
   eh->uncaughtExceptions = gp->ts.uncaught_exceptions;
-  errno = gp->ts.err;
+  *m->errno_loc = gp->ts.err;
 }
 
 struct switch_rec {
@@ -114,7 +120,12 @@ void tsan_fiber_put(void* f) {
   fiber_pool().push_back(f);
 }
 #endif
-void set_current_m(M* m) { tls_m = m; }
+void set_current_m(M* m) {
+  asm volatile("" ::: "memory");
+  m->eh_globals = abi::__cxa_get_globals();
+  m->errno_loc = &errno;
+  tls_m = m;
+}
 
 void goroutine_main(ctx::transfer_t t);  // proc.cpp
 
