@@ -753,8 +753,7 @@ G* next_local(M* m) {
 // Leaves the current G `from` (already given its post action) for the next
 // runnable one, directly if the local queue has one, else via the scheduler
 // loop on g0. Runs on from's stack; returns when from is resumed.
-void schedule_from(G* from, post_fn post, void* arg, bool exits = false) {
-  M* m = current_m();
+void schedule_from(M* m, G* from, post_fn post, void* arg, bool exits = false) {
   G* next = next_local(m);
   if (next != nullptr) {
     prepare_to_run(m, next);
@@ -762,7 +761,7 @@ void schedule_from(G* from, post_fn post, void* arg, bool exits = false) {
     next = &m->g0;
     m->curg = next;
   }
-  switch_to(from, next, post, arg, exits);
+  switch_to(m, from, next, post, arg, exits);
 }
 
 // The scheduler loop, on an M's own stack.
@@ -772,7 +771,7 @@ void schedule_from(G* from, post_fn post, void* arg, bool exits = false) {
     if (m->spinning) resetspinning(m);
     prepare_to_run(m, gp);
     // g0 runs in a runtime section (in_rt == 1); gp leaves it when it resumes.
-    switch_to(&m->g0, gp, nullptr, nullptr);
+    switch_to(m, &m->g0, gp, nullptr, nullptr);
     m = current_m();  // same thread, but keep the TLS discipline
   }
 }
@@ -1138,7 +1137,7 @@ void exit_blocking() {
     return;
   }
   rt_enter(m);
-  schedule_from(m->curg, &post_yield, nullptr);
+  schedule_from(m, m->curg, &post_yield, nullptr);
   rt_exit(current_m());
 }
 
@@ -1170,8 +1169,9 @@ void goroutine_main(ctx::transfer_t) {
   if (gp->closure_on_heap) ::operator delete(gp->closure, std::align_val_t{gp->closure_align});
   gp->closure = nullptr;
   gp->invoke = nullptr;
-  count_goroutine(rt_enter(current_m()), -1);  // the section is left by whatever runs next
-  schedule_from(gp, &post_exit, nullptr, /*exits=*/true);
+  m = current_m();
+  count_goroutine(rt_enter(m), -1);  // the section is left by whatever runs next
+  schedule_from(m, gp, &post_exit, nullptr, /*exits=*/true);
   std::abort();  // unreachable: a dead G is never resumed
 }
 
@@ -1309,7 +1309,7 @@ void fork_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   count_goroutine(p, +1);
   G* parent = m->curg;
   prepare_to_run(m, gp);
-  switch_to(parent, gp, &post_fork, nullptr);  // the child's goroutine_main leaves the section
+  switch_to(m, parent, gp, &post_fork, nullptr);  // the child's goroutine_main leaves the section
   rt_exit(current_m());  // entered by whoever resumed us, perhaps on another M
 }
 
@@ -1363,7 +1363,7 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
   gp->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   park_args pa{unlockf, arg};
   rt_enter(m);
-  schedule_from(gp, &post_park, &pa);
+  schedule_from(m, gp, &post_park, &pa);
   rt_exit(current_m());  // perhaps another M
   gp->reason.store(wait_reason::none, std::memory_order_relaxed);
 }
@@ -1522,7 +1522,7 @@ void yield() {
     return;
   }
   rt_enter(m);
-  schedule_from(m->curg, &post_yield, nullptr);
+  schedule_from(m, m->curg, &post_yield, nullptr);
   rt_exit(current_m());
 }
 

@@ -35,17 +35,16 @@ namespace {
 // __errno_location are declared `const`, so a compiler may reuse their
 // result across a call, i.e. across a migration): the M records their
 // addresses on its own thread at start, and each switch finds them through
-// the M it runs on, read from TLS anew (read_tls_m is opaque).
-[[gnu::noinline]] void save_thread_state(G* gp) {
-  M* m = read_tls_m();
+// the M it runs on (switch_to's caller read it from TLS after its last
+// possible migration; on_top runs on the same thread).
+void save_thread_state(M* m, G* gp) {
   auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
   gp->ts.caught_exceptions = eh->caughtExceptions;
   gp->ts.uncaught_exceptions = eh->uncaughtExceptions;
   gp->ts.err = *m->errno_loc;
 }
 
-[[gnu::noinline]] void load_thread_state(G* gp) {
-  M* m = read_tls_m();
+void load_thread_state(M* m, G* gp) {
   auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
   eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
   eh->uncaughtExceptions = gp->ts.uncaught_exceptions;
@@ -53,6 +52,7 @@ namespace {
 }
 
 struct switch_rec {
+  M* m;
   G* from;
   G* to;
   post_fn post;
@@ -63,6 +63,7 @@ struct switch_rec {
 ctx::transfer_t on_top(ctx::transfer_t t) {
   auto* rec = static_cast<switch_rec*>(t.data);
   // rec lives on from's stack: copy it out before post makes from runnable.
+  M* rec_m = rec->m;
   G* from = rec->from;
   G* to = rec->to;
   post_fn post = rec->post;
@@ -79,7 +80,7 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
   }
 #endif
   if (post != nullptr) post(from, arg);
-  load_thread_state(to);
+  load_thread_state(rec_m, to);
   return t;
 }
 
@@ -140,9 +141,9 @@ void make_context(G* gp, stack* s) {
 #endif
 }
 
-void switch_to(G* from, G* to, post_fn post, void* arg, bool from_exits) {
-  save_thread_state(from);
-  switch_rec rec{from, to, post, arg};
+void switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits) {
+  save_thread_state(m, from);
+  switch_rec rec{m, from, to, post, arg};
 #if defined(GORO_ASAN)
   __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, to->asan_bottom,
                                  to->asan_size);
