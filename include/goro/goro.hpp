@@ -9,6 +9,8 @@
 #include <goro/error.hpp>
 #include <goro/fork_join.hpp>
 #include <goro/panic.hpp>
+#include <goro/patterns.hpp>
+#include <goro/rate.hpp>
 #include <goro/runtime.hpp>
 #include <goro/select.hpp>
 #include <goro/semaphore.hpp>
