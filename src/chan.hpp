@@ -19,27 +19,8 @@
 
 namespace goro::detail {
 
-// A goroutine (or plain thread) waiting on one channel. Lives on the waiter's
-// stack for the duration of its park. Fields marked "c->lock" are guarded by
-// the lock of the channel whose queue holds the sudog.
-struct sudog {
-  G* g = nullptr;
-  sudog* next = nullptr;  // c->lock
-  sudog* prev = nullptr;  // c->lock
-  hchan* c = nullptr;
-  // send: the value to move from; recv: storage to move into (null: discard,
-  // unused for chan<void>).
-  void* elem = nullptr;
-  bool is_select = false;
-  bool is_send = false;
-  // Set by the waker before ready(g): true if a value was exchanged, false if
-  // the channel was closed.
-  bool success = false;
-  int case_index = 0;  // select: which case this is
-  // Set by a receiver whose move from this sender's value threw: the send
-  // fails with that exception.
-  std::exception_ptr exc;
-};
+// struct sudog: see runtime.hpp (each G embeds the one its channel operations use).
+
 
 // FIFO of waiting sudogs. c->lock held for every operation, except that
 // maybe_nonempty() may be read without it (select's lock-free "nothing is

@@ -170,33 +170,48 @@ static bool has_current_size(const stack* s) {
 
 stack* stack_alloc(stack** cache, int* cache_n) {
   if (default_size_cache.load(std::memory_order_relaxed) == 0) stack_default_size();
-  while (*cache != nullptr) {
-    stack* s = *cache;
-    *cache = s->next;
-    --*cache_n;
-    if (has_current_size(s)) return s;
-    madvise(s->lo, s->size(), MADV_DONTNEED);  // old size: abandon (rare)
+  for (;;) {
+    while (*cache != nullptr) {
+      stack* s = *cache;
+      *cache = s->next;
+      --*cache_n;
+      if (has_current_size(s)) {
+        s->next = nullptr;
+        return s;
+      }
+      madvise(s->lo, s->size(), MADV_DONTNEED);  // old size: abandon (rare)
+    }
+    // Refill half the cache from the warm pool in one lock (Go's stackcacherefill):
+    // a P that spawns many goroutines takes the pool lock once per batch.
+    pool_t& p = pool();
+    std::lock_guard lk(p.mu);
+    if (!p.warm.empty()) {
+      int n = std::min<int>(per_p_cache_max / 2, static_cast<int>(p.warm.size()));
+      for (int i = 0; i < n; ++i) {
+        stack* s = p.warm.back();
+        p.warm.pop_back();
+        s->next = *cache;
+        *cache = s;
+        ++*cache_n;
+      }
+      if (p.warm.size() < p.warm_low) p.warm_low = p.warm.size();
+      continue;
+    }
+    stack* s = nullptr;
+    if (!p.cold.empty()) {
+      auto c = p.cold.back();
+      p.cold.pop_back();
+      s = reinterpret_cast<stack*>(c.lo + c.size - header_size);
+      s->lo = c.lo;
+      s->hi = reinterpret_cast<char*>(s);
+      s->guarded = c.guarded;
+      s->cold = false;
+    } else {
+      s = carve(p);
+    }
+    s->next = nullptr;
+    return s;
   }
-  pool_t& p = pool();
-  std::lock_guard lk(p.mu);
-  stack* s = nullptr;
-  if (!p.warm.empty()) {
-    s = p.warm.back();
-    p.warm.pop_back();
-    if (p.warm.size() < p.warm_low) p.warm_low = p.warm.size();
-  } else if (!p.cold.empty()) {
-    auto c = p.cold.back();
-    p.cold.pop_back();
-    s = reinterpret_cast<stack*>(c.lo + c.size - header_size);
-    s->lo = c.lo;
-    s->hi = reinterpret_cast<char*>(s);
-    s->guarded = c.guarded;
-    s->cold = false;
-  } else {
-    s = carve(p);
-  }
-  s->next = nullptr;
-  return s;
 }
 
 void stack_free(stack* s, stack** cache, int* cache_n) {
@@ -207,9 +222,20 @@ void stack_free(stack* s, stack** cache, int* cache_n) {
     ++*cache_n;
     return;
   }
+  // The cache is full: give back half of it with s in one lock (Go's
+  // stackcacherelease). One lock per freed stack had the Ms exiting a burst of
+  // goroutines (a close broadcast) sleeping on this mutex in turn.
   pool_t& p = pool();
   std::lock_guard lk(p.mu);
   p.warm.push_back(s);
+  if (cache != nullptr) {
+    for (int i = 0; i < per_p_cache_max / 2 && *cache != nullptr; ++i) {
+      stack* c = *cache;
+      *cache = c->next;
+      --*cache_n;
+      p.warm.push_back(c);
+    }
+  }
 }
 
 namespace {
