@@ -30,12 +30,17 @@ class lock_t {
 
  private:
   void lock_slow() noexcept {
-    for (int i = 0; i < 128; ++i) {
+    // Spin with exponential backoff: every re-read of a held lock pulls its
+    // cache line away from the holder, whose unlock then has to fetch it back.
+    for (int i = 0, delay = 1; i < 16; ++i) {
       std::uint32_t c = state_.load(std::memory_order_relaxed);
       if (c == 0 && state_.compare_exchange_weak(c, 1, std::memory_order_acquire)) return;
+      for (int k = 0; k < delay; ++k) {
 #if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
+      }
+      if (delay < 64) delay *= 2;
     }
     // 2: locked, and somebody may be sleeping on it.
     while (state_.exchange(2, std::memory_order_acquire) != 0)
