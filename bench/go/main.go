@@ -57,6 +57,11 @@ var workloads = []workload{
 	{"rwmutex_read", benchRWMutexRead},
 	{"waitgroup", benchWaitGroup},
 	{"with_cancel", benchWithCancel},
+	{"mutex_uncontended", benchMutexUncontended},
+	{"pool_parallel", benchPoolParallel},
+	{"ctx_cancel_10k", benchCtxCancel10k},
+	{"timer_reset", benchTimerReset},
+	{"error_create", benchErrorCreate},
 }
 
 func report(id string, value float64, unit string) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -109,5 +110,62 @@ func benchWithCancel() {
 			}
 		}
 		return time.Since(start)
+	})
+}
+
+// [mutex_uncontended] Lock()+Unlock() pairs on one sync.Mutex from one goroutine (no
+// contention): ns per pair.
+func benchMutexUncontended() {
+	perOp("mutex_uncontended", "ns/op", scaled(20_000_000), func(n int) time.Duration {
+		var mu sync.Mutex
+		counter := 0
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			mu.Lock()
+			counter++
+			mu.Unlock()
+		}
+		d := time.Since(start)
+		if counter != n {
+			fail("mutex_uncontended", "counter %d, want %d", counter, n)
+		}
+		return d
+	})
+}
+
+// [pool_parallel] GOMAXPROCS goroutines doing Get()+Put() pairs on one sync.Pool of
+// *[64]byte: ns per pair, all goroutines' pairs counted (wall time / total pairs).
+func benchPoolParallel() {
+	perOp("pool_parallel", "ns/op", scaled(10_000_000), func(n int) time.Duration {
+		goroutines := runtime.GOMAXPROCS(0)
+		n -= n % goroutines
+		p := sync.Pool{New: func() any { return new([64]byte) }}
+		pairs := make([]int, goroutines)
+		var wg sync.WaitGroup
+		wg.Add(goroutines)
+		start := time.Now()
+		for g := 0; g < goroutines; g++ {
+			go func(g int) {
+				c := 0
+				for i := 0; i < n/goroutines; i++ {
+					b := p.Get().(*[64]byte)
+					b[0]++
+					p.Put(b)
+					c++
+				}
+				pairs[g] = c
+				wg.Done()
+			}(g)
+		}
+		wg.Wait()
+		d := time.Since(start)
+		total := 0
+		for _, c := range pairs {
+			total += c
+		}
+		if total != n {
+			fail("pool_parallel", "%d pairs, want %d", total, n)
+		}
+		return d
 	})
 }

@@ -1,6 +1,9 @@
 // goro's side of the sync and context workloads: [mutex8] [rwmutex_read] [waitgroup]
-// [with_cancel]. Each mirrors bench/go/sync.go; see docs/performance.md.
+// [with_cancel] [mutex_uncontended] [pool_parallel]. Each mirrors bench/go/sync.go; see
+// docs/performance.md.
+#include <array>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include <goro/goro.hpp>
@@ -106,6 +109,53 @@ void with_cancel_workload() {
 void with_cancel_workload() { sbs::pending("with_cancel", "<goro/context.hpp> not there yet"); }
 #endif
 
+// One goroutine, no contention: ns per lock/unlock pair.
+double mutex_uncontended(std::size_t n) {
+  goro::mutex mu;
+  std::size_t counter = 0;
+  sbs::stopwatch sw;
+  for (std::size_t i = 0; i < n; ++i) {
+    mu.lock();
+    ++counter;
+    mu.unlock();
+  }
+  double ns = sw.ns();
+  sbs::check(counter == n, "mutex_uncontended", "lost increments");
+  return ns;
+}
+
+// GOMAXPROCS goroutines doing get/put pairs on one pool of 64-byte objects: ns per
+// pair, all goroutines' pairs counted (wall time / total pairs).
+double pool_parallel(std::size_t n) {
+  using object = std::array<unsigned char, 64>;
+  const int goroutines = goro::max_procs();
+  n -= n % goroutines;
+  goro::pool<object> p([] { return std::make_unique<object>(); });
+  std::vector<std::size_t> pairs(goroutines);
+  goro::wait_group wg;
+  wg.add(goroutines);
+  sbs::stopwatch sw;
+  for (int g = 0; g < goroutines; ++g)
+    goro::go([&p, &pairs, &wg, g, per = n / goroutines] {
+      std::size_t c = 0;
+      for (std::size_t i = 0; i < per; ++i) {
+        auto b = p.get();
+        if (!b) sbs::fail("pool_parallel", "get() returned null");
+        ++(*b)[0];
+        p.put(std::move(b));
+        ++c;
+      }
+      pairs[g] = c;
+      wg.done();
+    });
+  wg.wait();
+  double ns = sw.ns();
+  std::size_t total = 0;
+  for (std::size_t c : pairs) total += c;
+  sbs::check(total == n, "pool_parallel", "lost pairs");
+  return ns;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,5 +167,12 @@ int main(int argc, char** argv) {
           {"waitgroup",
            [] { sbs::per_op("waitgroup", "ns/op", sbs::scaled(20'000'000), waitgroup); }},
           {"with_cancel", with_cancel_workload},
+          {"mutex_uncontended",
+           [] {
+             sbs::per_op("mutex_uncontended", "ns/op", sbs::scaled(20'000'000),
+                         mutex_uncontended);
+           }},
+          {"pool_parallel",
+           [] { sbs::per_op("pool_parallel", "ns/op", sbs::scaled(10'000'000), pool_parallel); }},
       });
 }
