@@ -129,10 +129,12 @@ bool timer::stop() { return t_ ? stop_timer(t_, true) : false; }
 bool timer::reset(clock::duration d) {
   if (t_ == nullptr) return false;
   std::int64_t ns = to_ns(d);
+  std::int64_t when = nanotime() + (ns > 0 ? ns : 0);
   t_->t.mu.lock();
-  bool was = timer_disarm(&t_->t);
+  // Nothing fires while we hold mu (a runner must take it), so draining
+  // after the re-arm still leaves no stale value behind (Go 1.23).
+  bool was = timer_rearm(&t_->t, when);
   drain(t_);
-  timer_arm(&t_->t, nanotime() + (ns > 0 ? ns : 0));
   t_->t.mu.unlock();
   return was;
 }
@@ -172,11 +174,11 @@ void ticker::stop() {
 void ticker::reset(clock::duration d) {
   if (d <= clock::duration::zero()) throw panic_error("non-positive interval for ticker.reset");
   if (t_ == nullptr) return;
+  std::int64_t when = nanotime() + to_ns(d);
   t_->t.mu.lock();
-  timer_disarm(&t_->t);
-  drain(t_);
   t_->t.period = to_ns(d);
-  timer_arm(&t_->t, nanotime() + to_ns(d));
+  timer_rearm(&t_->t, when);
+  drain(t_);
   t_->t.mu.unlock();
 }
 

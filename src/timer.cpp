@@ -139,6 +139,33 @@ bool timer_disarm(rtimer* t) {
   return was;
 }
 
+bool timer_rearm(rtimer* t, std::int64_t when) {
+  bool was = t->pending;
+  if (timer_shard* s = t->shard.load(std::memory_order_relaxed)) {
+    s->mu.lock();
+    // Still in s's heap (no runner popped it: that needs s->mu, and clears
+    // shard and idx): move it in place. Its heap reference stays.
+    if (t->idx >= 0 && t->shard.load(std::memory_order_relaxed) == s) {
+      ++t->seq;
+      t->pending = true;
+      t->when = when;
+      t->heap_seq = t->seq;
+      s->heap[t->idx].when = when;
+      sift_up(s, t->idx);
+      sift_down(s, t->idx);
+      s->next_when.store(s->heap[0].when, std::memory_order_seq_cst);
+      s->mu.unlock();
+      lower_earliest(when);
+      timers_changed(when);
+      return was;
+    }
+    s->mu.unlock();
+  }
+  timer_disarm(t);
+  timer_arm(t, when);
+  return was;
+}
+
 void timer_retain(rtimer* t) { t->refs.fetch_add(1, std::memory_order_relaxed); }
 
 void timer_release(rtimer* t) {

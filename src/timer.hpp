@@ -58,6 +58,11 @@ void timer_arm(rtimer* t, std::int64_t when);
 // t->mu held. Disarms t; returns whether it was pending.
 bool timer_disarm(rtimer* t);
 
+// t->mu held. timer_disarm + timer_arm in one step; returns whether t was
+// pending. A timer still in a heap is moved in place (one shard lock, no
+// reference traffic): the path of timer::reset on an active timer.
+bool timer_rearm(rtimer* t, std::int64_t when);
+
 void timer_retain(rtimer* t);
 void timer_release(rtimer* t);
 
