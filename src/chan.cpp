@@ -12,6 +12,7 @@
 // the sender, and the receiver stays first in line.
 #include <goro/panic.hpp>
 #include <memory>
+#include <utility>
 
 #include "chan.hpp"
 
@@ -151,7 +152,9 @@ void chan_send(hchan* c, void* elem) {
   sg.is_send = true;
   c->sendq.enqueue(&sg);
   park(&unlock_chan, c, wait_reason::chan_send);
-  if (sg.exc) std::rethrow_exception(sg.exc);
+  // Take the exception out of the G's sudog: left there, a dead G waiting
+  // for reuse would keep it alive.
+  if (sg.exc) std::rethrow_exception(std::exchange(sg.exc, nullptr));
   if (!sg.success) throw panic_error("send on closed channel");
 }
 
