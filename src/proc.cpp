@@ -492,7 +492,14 @@ P* stopm(M* m) {
     // Read the hint once: a second read could see run_due_timers' transient
     // LLONG_MAX and make this M a timer sleeper that never wakes.
     std::int64_t wake_at = std::min(timers_earliest(), scavenge_at);
-    if (s.timer_sleeper == nullptr && wake_at != LLONG_MAX) {
+    // Take the role over from a sleeper that would wake later than we
+    // would: it may have registered while a runner's scan had the hint
+    // half-recomputed (an arm racing the scan had lowered it to a later
+    // timer), and the runner, back here, must not defer to it. The old
+    // sleeper wakes at its own deadline and finds it is no longer the one.
+    if (wake_at != LLONG_MAX &&
+        (s.timer_sleeper == nullptr ||
+         wake_at < s.timer_sleep_until.load(std::memory_order_relaxed))) {
       s.timer_sleeper = m;
       until = wake_at;
       s.timer_sleep_until.store(until, std::memory_order_relaxed);

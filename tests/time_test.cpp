@@ -134,6 +134,65 @@ TEST(Time, ShortSleepsWhileMsGoIdleAllWake) {
   EXPECT_EQ(progress.load(), 400L * rounds);
 }
 
+// Regression: a timer armed while another M was the timer sleeper with a
+// later deadline. A runner resets the earliest-deadline hint while it scans;
+// an arm racing the scan can lower it to a *later* timer, and an M going idle
+// then registered as the sleeper until that later deadline; the runner, back
+// in stopm, deferred to it, so the earlier timer fired only when the later one
+// did. Found by the tour's steward/ward section (a 450 ms after_func fired at
+// 600 ms, about 1 run in 6). The same shape: a steward re-arming a timeout
+// every `period`, restarting a ward (goroutines, an or-channel) each time, and
+// an after_func due between two timeouts. Only gross lateness (more than half
+// a period, as the bug produces) fails.
+TEST(Time, TimerArmedDuringARunIsNotDeferredToALaterSleeper) {
+  const auto timeout = 200ms;
+  const auto due = 2 * timeout + timeout / 4;
+  const int rounds = goro_test::sanitizer_build() ? 4 : 12;
+  for (int r = 0; r < rounds; ++r) {
+    goro::clock::duration late{};
+    goro::run([&] {
+      auto t0 = goro::clock::now();
+      auto done = goro::make_chan<void>();
+      auto halt = goro::after_func(due, [&late, done, t0, due]() mutable {
+        late = goro::clock::now() - t0 - due;
+        done.close();
+      });
+      // The seed's steward over an irresponsible ward (tour section 77).
+      auto heartbeat = goro::make_chan<void>();
+      goro::go([done, heartbeat, timeout]() mutable {
+        goro::chan<void> ward_done;
+        auto start_ward = [&] {
+          ward_done = goro::make_chan<void>();
+          goro::recv_chan<void> ward_stop = goro::or_channel({ward_done, done});
+          goro::go([ward_stop]() mutable { ward_stop.recv(); });  // never pulses
+        };
+        start_ward();
+        auto pulse = goro::tick(timeout);
+        for (bool stop = false; !stop;) {
+          auto timeout_signal = goro::after(timeout);
+          for (bool again = false; !again && !stop;) {
+            goro::select(
+                goro::recv(pulse, [&] { goro::select(goro::send(heartbeat), goro::default_case()); }),
+                goro::recv(timeout_signal,
+                           [&] {
+                             ward_done.close();
+                             start_ward();
+                             again = true;
+                           }),
+                goro::recv(done, [&] { stop = true; }));
+          }
+        }
+        heartbeat.close();
+      });
+      while (heartbeat.recv()) {
+      }
+    });
+    EXPECT_LT(late, timeout / 2) << "round " << r << ": the after_func fired "
+                                 << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
+                                 << " ms late";
+  }
+}
+
 TEST(Time, AfterDeliversOnceAfterTheDuration) {
   goro::run([] {
     auto t0 = goro::clock::now();
