@@ -44,37 +44,7 @@ constexpr auto quiescent = 20s;
 constexpr auto very_long = 1000h;
 constexpr auto short_duration = 1ms;
 
-// Aborts the process if a test runs past its limit.
-class watchdog {
- public:
-  explicit watchdog(std::chrono::seconds limit = 120s) {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    name_ = info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
-    thread_ = std::thread([this, limit] {
-      std::unique_lock lk(m_);
-      if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
-        std::fprintf(stderr, "watchdog: %s still running after %lld s: aborting\n",
-                     name_.c_str(), static_cast<long long>(limit.count()));
-        std::abort();
-      }
-    });
-  }
-  ~watchdog() {
-    {
-      std::lock_guard lk(m_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::string name_;
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
+using goro_test::watchdog;
 
 // Whether c's done channel is closed now (never blocks).
 bool is_done(const context& c) {

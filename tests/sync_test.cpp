@@ -38,36 +38,7 @@ using goro_test::settle;
 
 // Aborts the process if a test runs past its limit (a deadlock would
 // otherwise hang until ctest's timeout, without saying which test).
-class watchdog {
- public:
-  explicit watchdog(std::chrono::seconds limit) {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    name_ = info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
-    thread_ = std::thread([this, limit] {
-      std::unique_lock lk(m_);
-      if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
-        std::fprintf(stderr, "watchdog: %s still running after %lld s: aborting\n", name_.c_str(),
-                     static_cast<long long>(limit.count()));
-        std::abort();
-      }
-    });
-  }
-  ~watchdog() {
-    {
-      std::lock_guard lk(m_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::string name_;
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
+using goro_test::watchdog;
 
 class SyncTest : public ::testing::Test {
  protected:

@@ -1,9 +1,15 @@
 // Helpers shared by goro's tests. Header-only, no goro internals.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -53,5 +59,40 @@ bool eventually(Pred&& pred, std::chrono::milliseconds limit = std::chrono::seco
   }
   return true;
 }
+
+// Aborts the process if a test runs past its limit, naming the test: a hang
+// becomes a clear failure (with ctest's output) instead of a silent timeout.
+class watchdog {
+ public:
+  explicit watchdog(std::chrono::seconds limit = std::chrono::seconds(120)) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name_ = info ? std::string(info->test_suite_name()) + "." + info->name() : "?";
+    thread_ = std::thread([this, limit] {
+      std::unique_lock lk(m_);
+      if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
+        std::fprintf(stderr, "watchdog: %s still running after %lld s: aborting\n",
+                     name_.c_str(), static_cast<long long>(limit.count()));
+        std::abort();
+      }
+    });
+  }
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+  ~watchdog() {
+    {
+      std::lock_guard lk(m_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::string name_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace goro_test
