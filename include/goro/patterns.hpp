@@ -78,27 +78,54 @@ recv_chan<T> closed_chan() {
   return c;
 }
 
+// Starts a stage: one goroutine running body(out) on a fresh unbuffered
+// channel, closed when body returns (or throws).
+template <class R, class Body>
+recv_chan<R> stage(Body body) {
+  auto out = make_chan<R>();
+  go([body = std::move(body), out = send_chan<R>(out)]() mutable {
+    close_on_exit<R> guard{out};
+    body(out);
+  });
+  return out;
+}
+
+// The loop of every one-input stage: receives the values of `in` (a channel
+// of T) and hands each to f(T&&), which returns false to stop; done is
+// checked before each step. True if `in` was exhausted, false if done fired
+// or f stopped.
+template <class T, class C, class F>
+bool for_each_or_done(recv_chan<void>& done, C& in, F&& f) {
+  for (;;) {
+    if (done_ready(done)) return false;
+    std::optional<T> v;
+    if (!recv_or_done(done, in, v)) return false;
+    if (!v) return true;
+    if (!f(std::move(*v))) return false;
+  }
+}
+
+// generator's and repeat's values, converted to T, in order.
+template <class T, class... Ts>
+std::vector<T> values_of(T first, Ts... rest) {
+  static_assert((std::is_constructible_v<T, Ts&&> && ...), "goro: values must convert to T");
+  std::vector<T> values;
+  values.reserve(1 + sizeof...(Ts));
+  values.push_back(std::move(first));
+  (values.push_back(T(std::move(rest))), ...);
+  return values;
+}
+
 // The bridge over a stream of channel handles S (recv_chan<T> or chan<T>).
 template <class T, class S>
 recv_chan<T> bridge_impl(recv_chan<void> done, recv_chan<S> streams) {
-  auto out = make_chan<T>();
-  go([done = std::move(done), streams = std::move(streams), out = send_chan<T>(out)]() mutable {
-    close_on_exit<T> guard{out};
-    for (;;) {
-      if (done_ready(done)) return;
-      std::optional<S> s;
-      if (!recv_or_done(done, streams, s) || !s) return;
-      recv_chan<T> stream(std::move(*s));
-      for (;;) {
-        if (done_ready(done)) return;
-        std::optional<T> v;
-        if (!recv_or_done(done, stream, v)) return;
-        if (!v) break;  // this stream is exhausted: on to the next one
-        if (!send_or_done(done, out, std::move(*v))) return;
-      }
-    }
+  return stage<T>([done = std::move(done), streams = std::move(streams)](send_chan<T>& out) mutable {
+    for_each_or_done<S>(done, streams, [&](S&& s) {
+      recv_chan<T> stream(std::move(s));
+      // Exhausted: on to the next stream.
+      return for_each_or_done<T>(done, stream, [&](T&& v) { return send_or_done(done, out, std::move(v)); });
+    });
   });
-  return out;
 }
 
 }  // namespace detail
@@ -115,32 +142,21 @@ inline recv_chan<void> or_channel(std::vector<recv_chan<void>> chans) {
               chans.end());
   if (chans.empty()) return {};
   if (chans.size() == 1) return std::move(chans.front());
-  auto out = make_chan<void>();
-  go([chans = std::move(chans), out]() mutable {
+  return detail::stage<void>([chans = std::move(chans)](send_chan<void>&) {
     std::vector<select_case> cases;
     cases.reserve(chans.size());
     for (const auto& c : chans) cases.push_back(goro::recv(c));
     goro::select(cases);
-    out.close();
   });
-  return out;
 }
 
 // or-done: the values of c until c is exhausted or done fires. Lets a
 // consumer range over a channel it does not control and still stop on done.
 template <class T>
 recv_chan<T> or_done(recv_chan<void> done, recv_chan<T> c) {
-  auto out = make_chan<T>();
-  go([done = std::move(done), c = std::move(c), out = send_chan<T>(out)]() mutable {
-    detail::close_on_exit<T> guard{out};
-    for (;;) {
-      if (detail::done_ready(done)) return;
-      std::optional<T> v;
-      if (!detail::recv_or_done(done, c, v) || !v) return;
-      if (!detail::send_or_done(done, out, std::move(*v))) return;
-    }
+  return detail::stage<T>([done = std::move(done), c = std::move(c)](send_chan<T>& out) mutable {
+    detail::for_each_or_done<T>(done, c, [&](T&& v) { return detail::send_or_done(done, out, std::move(v)); });
   });
-  return out;
 }
 template <class T>
 recv_chan<T> or_done(recv_chan<void> done, chan<T> c) {
@@ -160,16 +176,11 @@ std::pair<recv_chan<T>, recv_chan<T>> tee(recv_chan<void> done, recv_chan<T> in)
       o2 = send_chan<T>(out2)]() mutable {
     detail::close_on_exit<T> g1{o1};
     detail::close_on_exit<T> g2{o2};
-    for (;;) {
-      if (detail::done_ready(done)) return;
-      std::optional<T> v;
-      if (!detail::recv_or_done(done, in, v) || !v) return;
+    detail::for_each_or_done<T>(done, in, [&](T&& v) {
       // First to whichever output is ready (a copy), then the original to the other.
-      std::size_t k = goro::select(goro::recv(done), goro::send(o1, *v), goro::send(o2, *v));
-      if (k == 0) return;
-      send_chan<T>& rest = k == 1 ? o2 : o1;
-      if (!detail::send_or_done(done, rest, std::move(*v))) return;
-    }
+      std::size_t k = goro::select(goro::recv(done), goro::send(o1, v), goro::send(o2, v));
+      return k != 0 && detail::send_or_done(done, k == 1 ? o2 : o1, std::move(v));
+    });
   });
   return {recv_chan<T>(std::move(out1)), recv_chan<T>(std::move(out2))};
 }
@@ -206,9 +217,7 @@ recv_chan<T> bridge(recv_chan<void> done, chan<chan<T>> streams) {
 // input never ends, so with one the output closes only on done.
 template <class T>
 recv_chan<T> fan_in(recv_chan<void> done, std::vector<recv_chan<T>> chans) {
-  auto out = make_chan<T>();
-  go([done = std::move(done), chans = std::move(chans), out = send_chan<T>(out)]() mutable {
-    detail::close_on_exit<T> guard{out};
+  return detail::stage<T>([done = std::move(done), chans = std::move(chans)](send_chan<T>& out) mutable {
     std::optional<T> v;
     std::vector<select_case> cases;
     cases.reserve(chans.size() + 1);
@@ -227,7 +236,6 @@ recv_chan<T> fan_in(recv_chan<void> done, std::vector<recv_chan<T>> chans) {
       if (!detail::send_or_done(done, out, std::move(*v))) return;
     }
   });
-  return out;
 }
 template <class T>
 recv_chan<T> fan_in(recv_chan<void> done, std::vector<chan<T>> chans) {
@@ -249,20 +257,13 @@ recv_chan<T> fan_in(recv_chan<void> done, std::initializer_list<chan<T>> chans) 
 // closes its output.
 template <class T, class... Ts>
 recv_chan<T> generator(recv_chan<void> done, T first, Ts... rest) {
-  static_assert((std::is_constructible_v<T, Ts&&> && ...), "goro::generator: values must convert to T");
-  std::vector<T> values;
-  values.reserve(1 + sizeof...(Ts));
-  values.push_back(std::move(first));
-  (values.push_back(T(std::move(rest))), ...);
-  auto out = make_chan<T>();
-  go([done = std::move(done), values = std::move(values), out = send_chan<T>(out)]() mutable {
-    detail::close_on_exit<T> guard{out};
+  return detail::stage<T>([done = std::move(done), values = detail::values_of<T>(std::move(first), std::move(rest)...)](
+                              send_chan<T>& out) mutable {
     for (T& v : values) {
       if (detail::done_ready(done)) return;
       if (!detail::send_or_done(done, out, std::move(v))) return;
     }
   });
-  return out;
 }
 
 // repeat: sends first, rest..., first, rest..., ... (copies) until done
@@ -270,14 +271,8 @@ recv_chan<T> generator(recv_chan<void> done, T first, Ts... rest) {
 template <class T, class... Ts>
 recv_chan<T> repeat(recv_chan<void> done, T first, Ts... rest) {
   static_assert(std::is_copy_constructible_v<T>, "goro::repeat needs a copyable T");
-  static_assert((std::is_constructible_v<T, Ts&&> && ...), "goro::repeat: values must convert to T");
-  std::vector<T> values;
-  values.reserve(1 + sizeof...(Ts));
-  values.push_back(std::move(first));
-  (values.push_back(T(std::move(rest))), ...);
-  auto out = make_chan<T>();
-  go([done = std::move(done), values = std::move(values), out = send_chan<T>(out)]() mutable {
-    detail::close_on_exit<T> guard{out};
+  return detail::stage<T>([done = std::move(done), values = detail::values_of<T>(std::move(first), std::move(rest)...)](
+                              send_chan<T>& out) mutable {
     for (;;) {
       for (const T& v : values) {
         if (detail::done_ready(done)) return;
@@ -285,7 +280,6 @@ recv_chan<T> repeat(recv_chan<void> done, T first, Ts... rest) {
       }
     }
   });
-  return out;
 }
 
 // repeat_fn: sends fn(), fn(), ... until done fires. fn is called on the
@@ -294,16 +288,13 @@ template <class F>
 recv_chan<std::remove_cvref_t<std::invoke_result_t<F&>>> repeat_fn(recv_chan<void> done, F fn) {
   using R = std::remove_cvref_t<std::invoke_result_t<F&>>;
   static_assert(!std::is_void_v<R>, "goro::repeat_fn: fn must return a value");
-  auto out = make_chan<R>();
-  go([done = std::move(done), fn = std::move(fn), out = send_chan<R>(out)]() mutable {
-    detail::close_on_exit<R> guard{out};
+  return detail::stage<R>([done = std::move(done), fn = std::move(fn)](send_chan<R>& out) mutable {
     for (;;) {
       if (detail::done_ready(done)) return;
       R v = std::invoke(fn);
       if (!detail::send_or_done(done, out, std::move(v))) return;
     }
   });
-  return out;
 }
 
 // take: the first n values of `in` (fewer if `in` is exhausted first), then
@@ -313,17 +304,12 @@ recv_chan<std::remove_cvref_t<std::invoke_result_t<F&>>> repeat_fn(recv_chan<voi
 template <class T>
 recv_chan<T> take(recv_chan<void> done, recv_chan<T> in, std::size_t n) {
   if (n == 0) return detail::closed_chan<T>();
-  auto out = make_chan<T>();
-  go([done = std::move(done), in = std::move(in), out = send_chan<T>(out), n]() mutable {
-    detail::close_on_exit<T> guard{out};
-    for (std::size_t i = 0; i < n; ++i) {
-      if (detail::done_ready(done)) return;
-      std::optional<T> v;
-      if (!detail::recv_or_done(done, in, v) || !v) return;
-      if (!detail::send_or_done(done, out, std::move(*v))) return;
-    }
+  return detail::stage<T>([done = std::move(done), in = std::move(in), n](send_chan<T>& out) mutable {
+    std::size_t sent = 0;
+    detail::for_each_or_done<T>(done, in, [&](T&& v) {
+      return detail::send_or_done(done, out, std::move(v)) && ++sent < n;
+    });
   });
-  return out;
 }
 template <class T>
 recv_chan<T> take(recv_chan<void> done, chan<T> in, std::size_t n) {
@@ -335,18 +321,12 @@ template <class T, class F>
 recv_chan<std::remove_cvref_t<std::invoke_result_t<F&, T>>> map(recv_chan<void> done, recv_chan<T> in, F fn) {
   using R = std::remove_cvref_t<std::invoke_result_t<F&, T>>;
   static_assert(!std::is_void_v<R>, "goro::map: fn must return a value");
-  auto out = make_chan<R>();
-  go([done = std::move(done), in = std::move(in), fn = std::move(fn), out = send_chan<R>(out)]() mutable {
-    detail::close_on_exit<R> guard{out};
-    for (;;) {
-      if (detail::done_ready(done)) return;
-      std::optional<T> v;
-      if (!detail::recv_or_done(done, in, v) || !v) return;
-      R r = std::invoke(fn, std::move(*v));
-      if (!detail::send_or_done(done, out, std::move(r))) return;
-    }
+  return detail::stage<R>([done = std::move(done), in = std::move(in), fn = std::move(fn)](send_chan<R>& out) mutable {
+    detail::for_each_or_done<T>(done, in, [&](T&& v) {
+      R r = std::invoke(fn, std::move(v));
+      return detail::send_or_done(done, out, std::move(r));
+    });
   });
-  return out;
 }
 template <class T, class F>
 recv_chan<std::remove_cvref_t<std::invoke_result_t<F&, T>>> map(recv_chan<void> done, chan<T> in, F fn) {
@@ -358,19 +338,13 @@ recv_chan<std::remove_cvref_t<std::invoke_result_t<F&, T>>> map(recv_chan<void> 
 template <class T, class P>
 recv_chan<T> filter(recv_chan<void> done, recv_chan<T> in, P pred) {
   static_assert(std::is_invocable_v<P&, const T&>, "goro::filter: pred must take const T&");
-  auto out = make_chan<T>();
-  go([done = std::move(done), in = std::move(in), pred = std::move(pred), out = send_chan<T>(out)]() mutable {
-    detail::close_on_exit<T> guard{out};
-    for (;;) {
-      if (detail::done_ready(done)) return;
-      std::optional<T> v;
-      if (!detail::recv_or_done(done, in, v) || !v) return;
-      const T& cv = *v;
-      if (!static_cast<bool>(std::invoke(pred, cv))) continue;
-      if (!detail::send_or_done(done, out, std::move(*v))) return;
-    }
+  return detail::stage<T>([done = std::move(done), in = std::move(in), pred = std::move(pred)](send_chan<T>& out) mutable {
+    detail::for_each_or_done<T>(done, in, [&](T&& v) {
+      const T& cv = v;
+      if (!static_cast<bool>(std::invoke(pred, cv))) return true;  // dropped
+      return detail::send_or_done(done, out, std::move(v));
+    });
   });
-  return out;
 }
 template <class T, class P>
 recv_chan<T> filter(recv_chan<void> done, chan<T> in, P pred) {
