@@ -102,21 +102,36 @@ void lower_earliest(std::int64_t when) {
 
 }  // namespace
 
-void timer_arm(rtimer* t, std::int64_t when) {
-  timer_shard* s = pick_shard();
-  if (t->heap_allocated) timer_retain(t);  // the heap's reference
-  s->mu.lock();
+namespace {
+
+// t->mu and s->mu held: t is (about to be) in s's heap, due at `when`.
+void mark_armed(rtimer* t, std::int64_t when) {
   ++t->seq;
   t->pending = true;
   t->when = when;
   t->heap_seq = t->seq;
-  t->shard.store(s, std::memory_order_relaxed);
-  s->heap.push_back({when, t});
-  sift_up(s, static_cast<int>(s->heap.size()) - 1);
+}
+
+// s->mu held, s's heap changed to hold a timer due at `when`: publishes the
+// shard's new head, drops the lock, and makes sure an M wakes in time.
+void publish_and_unlock(timer_shard* s, std::int64_t when) {
   s->next_when.store(s->heap[0].when, std::memory_order_seq_cst);
   s->mu.unlock();
   lower_earliest(when);
   timers_changed(when);
+}
+
+}  // namespace
+
+void timer_arm(rtimer* t, std::int64_t when) {
+  timer_shard* s = pick_shard();
+  if (t->heap_allocated) timer_retain(t);  // the heap's reference
+  s->mu.lock();
+  mark_armed(t, when);
+  t->shard.store(s, std::memory_order_relaxed);
+  s->heap.push_back({when, t});
+  sift_up(s, static_cast<int>(s->heap.size()) - 1);
+  publish_and_unlock(s, when);
 }
 
 bool timer_disarm(rtimer* t) {
@@ -143,20 +158,15 @@ bool timer_rearm(rtimer* t, std::int64_t when) {
   bool was = t->pending;
   if (timer_shard* s = t->shard.load(std::memory_order_relaxed)) {
     s->mu.lock();
-    // Still in s's heap (no runner popped it: that needs s->mu, and clears
-    // shard and idx): move it in place. Its heap reference stays.
-    if (t->idx >= 0 && t->shard.load(std::memory_order_relaxed) == s) {
-      ++t->seq;
-      t->pending = true;
-      t->when = when;
-      t->heap_seq = t->seq;
+    // Still in s's heap (a runner pops only under s->mu, and then clears
+    // idx; nothing else can move t while we hold t->mu): move it in place.
+    // Its heap reference stays.
+    if (t->idx >= 0) {
+      mark_armed(t, when);
       s->heap[t->idx].when = when;
       sift_up(s, t->idx);
       sift_down(s, t->idx);
-      s->next_when.store(s->heap[0].when, std::memory_order_seq_cst);
-      s->mu.unlock();
-      lower_earliest(when);
-      timers_changed(when);
+      publish_and_unlock(s, when);
       return was;
     }
     s->mu.unlock();
