@@ -504,10 +504,22 @@ P* stopm(M* m) {
       until = wake_at;
       s.timer_sleep_until.store(until, std::memory_order_relaxed);
     }
+    // Exact, under the lock: every M is now idle (Go's checkdead runs here).
+    const bool last_idle = s.nmidle == s.mcount;
     s.lock.unlock();
-    if (until == LLONG_MAX) {
-      checkdead();
-      m->park.sleep();
+    if (until == LLONG_MAX && last_idle) {
+      // The last M to go idle looks for a deadlock, and looks again a few
+      // times over ~2.5 s if nothing wakes it: its first look can come a
+      // moment before the state settles (seen once in ~40 ASan runs: both
+      // Ms' single looks failed, and nobody looked again).
+      bool woken = false;
+      for (std::int64_t wait = 10'000'000; !woken && wait <= 1'280'000'000; wait *= 2) {
+        checkdead();
+        woken = m->park.sleep_for(wait);
+      }
+      if (!woken) m->park.sleep();
+    } else if (until == LLONG_MAX) {
+      m->park.sleep();  // another M is still running: it will look
     } else {
       m->park.sleep_for(until - nanotime());
     }
