@@ -68,7 +68,7 @@ void print_creator(std::ostream& out, const G* gp) {
 
 void dump_one(std::ostream& out, G* gp, bool is_self) {
   std::uint32_t st = gp->status.load(std::memory_order_acquire);
-  if (st == g_dead || (st == g_idle && gp->invoke == nullptr)) return;
+  if (st == g_dead || (st == g_idle && gp->invoke.load(std::memory_order_relaxed) == nullptr)) return;
   out << "goroutine " << gp->id << " [" << (is_self ? "running" : describe_wait(gp, st)) << "]:\n";
   if (is_self) {
     out << boost::stacktrace::stacktrace(2, 64);

@@ -455,7 +455,7 @@ bool looks_dead() {
   for (G* g : gs) {
     std::uint32_t st = g->status.load(std::memory_order_acquire);
     if (st == g_running || st == g_runnable) return false;
-    if (st == g_idle && g->invoke != nullptr) return false;
+    if (st == g_idle && g->invoke.load(std::memory_order_relaxed) != nullptr) return false;
     if (st == g_waiting || st == g_dumping) ++waiting;
   }
   return waiting > 0;
@@ -1184,10 +1184,10 @@ void goroutine_main(ctx::transfer_t) {
   // No frame below this one catches: an exception escaping invoke finds no
   // handler, so std::terminate runs on top of the throwing frame, unwound
   // nothing, and crash.cpp prints the panic with the stack of the throw.
-  gp->invoke(gp->closure);
+  gp->invoke.load(std::memory_order_relaxed)(gp->closure);
   if (gp->closure_on_heap) ::operator delete(gp->closure, std::align_val_t{gp->closure_align});
   gp->closure = nullptr;
-  gp->invoke = nullptr;
+  gp->invoke.store(nullptr, std::memory_order_relaxed);
   m = current_m();
   count_goroutine(rt_enter(m), -1);  // the section is left by whatever runs next
   schedule_from(m, gp, &post_exit, nullptr, /*exits=*/true);
@@ -1239,7 +1239,7 @@ G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
 }
 
 void start_goroutine(G* gp, void (*invoke)(void*)) noexcept {
-  gp->invoke = invoke;
+  gp->invoke.store(invoke, std::memory_order_relaxed);
   gp->status.store(g_runnable, std::memory_order_relaxed);
   rt_section sec;
   count_goroutine(sec.p, +1);
@@ -1324,7 +1324,7 @@ void fork_goroutine(G* gp, void (*invoke)(void*)) noexcept {
     start_goroutine(gp, invoke);
     return;
   }
-  gp->invoke = invoke;
+  gp->invoke.store(invoke, std::memory_order_relaxed);
   count_goroutine(p, +1);
   G* parent = m->curg;
   prepare_to_run(m, gp);

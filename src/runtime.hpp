@@ -110,7 +110,9 @@ struct G {
   bool is_g0 = false;      // an M's scheduler context (runs on the thread stack)
   bool closure_on_heap = false;
   thread_state ts;
-  void (*invoke)(void*) = nullptr;
+  // Entry point; set by the spawner, cleared at exit. Atomic (relaxed): dumps
+  // and the deadlock check read it while a spawner may be writing it.
+  std::atomic<void (*)(void*)> invoke{nullptr};
   void* closure = nullptr;
   std::size_t closure_align = 16;  // of a heap closure (aligned new/delete must match)
   // Wake-up word of a parked plain thread (is_thread): 0 parked and spinning,
