@@ -384,7 +384,7 @@ TEST(Runtime, UncaughtExceptionsCountFollowsGoroutine) {
 
 TEST(Runtime, ErrnoPreservedAcrossPark) {
   goro::set_max_procs(2);
-  const int n = 20, rounds = scaled(50);
+  const int n = 20, min_rounds = scaled(50);
   std::atomic<int> bad{0}, migrated{0};
   std::vector<goro::chan<int>> wake;
   for (int i = 0; i < n; ++i) wake.push_back(goro::make_chan<int>());
@@ -399,10 +399,10 @@ TEST(Runtime, ErrnoPreservedAcrossPark) {
     });
   for (int i = 0; i < n; ++i) {
     goro::go([&, i, c = wake[i]]() mutable {
-      for (int r = 0; r < rounds; ++r) {
+      for (;;) {
         write_errno(1000 + i);
         auto tid = current_thread();
-        c.recv();  // woken by a plain thread: resumes on any M
+        if (!c.recv()) break;  // woken by a plain thread: resumes on any M
         if (!pthread_equal(tid, current_thread())) migrated++;
         if (read_errno() != 1000 + i) bad++;
         write_errno(-1);  // what other goroutines on this thread must not see
@@ -411,8 +411,14 @@ TEST(Runtime, ErrnoPreservedAcrossPark) {
       done.count_down();
     });
   }
-  for (int r = 0; r < rounds; ++r)
+  // Which M a woken goroutine resumes on is up to the scheduler and the
+  // kernel (CI once ran 50 rounds in 4 ms with the second M never scheduled),
+  // so keep going, within a bound, until resumptions on another thread have
+  // been seen: every one of them checks errno.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (int r = 0; r < min_rounds || (migrated.load() < n && std::chrono::steady_clock::now() < deadline); ++r)
     for (auto& c : wake) c.send(r);
+  for (auto& c : wake) c.close();
   ASSERT_TRUE(done.wait());
   stop = true;
   ASSERT_TRUE(stopped.wait());
