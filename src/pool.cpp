@@ -1,32 +1,43 @@
 // goro::pool's engine (Go's src/sync/pool.go and poolqueue.go), type-erased
 // over void*.
 //
-// Layout: a pool has two generations, gen[epoch & 1] (primary) and the other
-// (victim). Each generation has, per P, a private slot and a lock-free chain
-// of ring buffers (Go's poolChain), plus one locked list for plain threads.
+// Layout: a pool has three generations, used round-robin by epoch:
+// gen[epoch % 3] is the primary, gen[(epoch + 2) % 3] the victim, and
+// gen[(epoch + 1) % 3] the dead one, emptied by the last cleanup and the
+// next primary. Each generation has, per P, a private slot and a lock-free
+// chain of ring buffers (Go's poolChain), plus one locked list for plain
+// threads.
 //   put: own P's private slot if empty, else the head of own P's chain; a plain
 //        thread appends to the locked list.
 //   get: own private slot, own chain's head; then the tails of every P's chain
-//        and other Ps' private slots (stealing), the plain threads' list; then
-//        the same in the victim.
+//        (stealing) and the plain threads' list; then the same in the victim.
 //   cleanup (pool_cleanup, or every cleanup_period on a background thread):
-//        drain and destroy the victim, then bump epoch: the drained victim
-//        becomes the empty primary, the old primary the victim.
+//        bump epoch (the old primary becomes the victim, the old victim dead,
+//        the empty dead generation the primary), wait until no get/put that
+//        read the old epoch is still running, then drain and destroy the dead
+//        generation.
 //
 // Why this is safe without stopping the world (Go's cleanup runs during GC's
 // stop-the-world): every access is one of
-//   - a chain's head side (push_head / pop_head): only by code running on the
-//     owning P. A goroutine is never preempted between runtime calls and
-//     put/get never block, so at most one such access runs per P at a time,
-//     whatever epoch it read;
+//   - a private slot: plain loads and stores, only by code running on the
+//     owning P (inside a runtime section, so sysmon cannot hand the P to
+//     another M meanwhile). A goroutine is never preempted between runtime
+//     calls and get/put never block, so at most one runs per P at a time;
+//   - a chain's head side (push_head / pop_head): likewise only on the owning
+//     P;
 //   - a chain's tail side (pop_tail): anyone, lock-free;
-//   - a private slot: its P stores into it only when empty (CAS), anyone may
-//     take from it (exchange);
 //   - the plain threads' list: under thread_lock.
-// Cleanup drains with the "anyone" operations only. An operation that read
-// epoch just before a flip touches the other generation: an object may land
-// in the victim a cycle early or in the primary a cycle late, which a cache
-// may do. Nothing is lost: whatever is left is destroyed with the pool.
+// Cleanup touches the dead generation's private slots with plain operations,
+// which is safe because of the handshake: each get/put on a P stores an odd
+// pool_local::seq, then (light_fence) reads epoch, and stores the next even
+// seq when done; cleanup stores epoch, then (heavy_fence) reads each seq and
+// waits while it is odd and unchanged. Either the operation read the new
+// epoch (and stays off the dead generation), or cleanup sees its odd seq and
+// waits it out. Only one cleanup runs at a time (registry mutex), so an
+// operation that read an epoch older than the last flip was waited out then.
+// Chains are drained with pop_tail, so a late push onto a dead chain is safe
+// too: it lands in the next primary, which a cache may do. Nothing is lost:
+// whatever is left is destroyed with the pool.
 //
 // Memory is never freed while a concurrent operation could still read it:
 // chain elements and per-P directories are retired, not freed, until the pool
@@ -209,15 +220,43 @@ class pool_chain {
   chain_elt* all_ = nullptr;               // owner only (and the destructor)
 };
 
+constexpr std::uint32_t ngens = 3;
+
 // One generation of one P's cache.
 struct pool_gen_local {
-  std::atomic<void*> priv{nullptr};  // the P stores when null; anyone takes
+  // The owning P's only (and cleanup's, for the dead generation, after the
+  // handshake): relaxed atomics so that the handshake's accesses are no race.
+  std::atomic<void*> priv{nullptr};
   pool_chain shared;
 };
 
 // One P's caches. Padded so that Ps do not share cache lines.
 struct alignas(128) pool_local {
-  pool_gen_local gen[2];
+  // Odd while a get/put on the owning P runs; written by that P only,
+  // read by cleanup's handshake (see the top of this file).
+  std::atomic<std::uint64_t> seq{0};
+  pool_gen_local gen[ngens];
+};
+
+// Brackets a get/put on the owning P: the odd seq is stored before epoch is
+// read, with light_fence between (cleanup's heavy_fence pairs with it).
+class op_window {
+ public:
+  explicit op_window(pool_local* l) : l_(l), s_(l->seq.load(std::memory_order_relaxed)) {
+#if defined(GORO_TSAN)
+    l_->seq.store(s_ + 1, std::memory_order_seq_cst);  // TSan models no fences
+#else
+    l_->seq.store(s_ + 1, std::memory_order_relaxed);
+    light_fence();
+#endif
+  }
+  ~op_window() { l_->seq.store(s_ + 2, std::memory_order_release); }
+  op_window(const op_window&) = delete;
+  op_window& operator=(const op_window&) = delete;
+
+ private:
+  pool_local* l_;
+  std::uint64_t s_;
 };
 
 // The per-P directory: locals[i] for P id i < n. Replaced by a larger copy
@@ -235,7 +274,7 @@ using dead_list = std::vector<std::pair<void (*)(void*), void*>>;
 
 struct pool_base::impl {
   void (*destroy)(void*);
-  // Which generation is primary: gen[epoch & 1]. Bumped only by cleanup.
+  // Which generation is primary: gen[epoch % 3]. Bumped only by cleanup.
   std::atomic<std::uint32_t> epoch{0};
   // Set by a get() that found the victim empty, so that later ones skip it;
   // cleared when cleanup makes a new victim. (Racy by design, as in Go: a late
@@ -245,7 +284,7 @@ struct pool_base::impl {
   lock_t grow_lock;  // serializes replacing dir
   // Objects put by plain threads (no P), per generation.
   lock_t thread_lock;
-  std::vector<void*> thread_items[2];  // thread_lock
+  std::vector<void*> thread_items[ngens];  // thread_lock
   // Registry links; guarded by the registry's mutex.
   impl* reg_prev = nullptr;
   impl* reg_next = nullptr;
@@ -276,6 +315,33 @@ struct pool_base::impl {
     return nd.release()->locals[pid];
   }
 
+  // get() past the own P's primary cache: the other Ps' chains and the plain
+  // threads' list, then the victim generation. l: the own P's local (inside
+  // its op_window) or null.
+  void* get_slow(std::uint32_t cur, pool_local* l, int pid) {
+    if (pid >= 0) {
+      if (void* x = steal(cur, pid)) return x;
+      if (void* x = pop_thread(cur)) return x;
+    } else {
+      if (void* x = pop_thread(cur)) return x;
+      if (void* x = steal(cur, pid)) return x;
+    }
+    // The victim cache, last, so that its objects age out if they can.
+    if (victim_empty.load(std::memory_order_acquire)) return nullptr;
+    const std::uint32_t v = (cur + ngens - 1) % ngens;
+    if (l != nullptr) {
+      std::atomic<void*>& priv = l->gen[v].priv;
+      if (void* x = priv.load(std::memory_order_relaxed)) {
+        priv.store(nullptr, std::memory_order_relaxed);
+        return x;
+      }
+    }
+    if (void* x = steal(v, pid)) return x;
+    if (void* x = pop_thread(v)) return x;
+    victim_empty.store(true, std::memory_order_release);
+    return nullptr;
+  }
+
   void* pop_thread(std::uint32_t g) {
     std::lock_guard lk(thread_lock);
     if (thread_items[g].empty()) return nullptr;
@@ -284,30 +350,45 @@ struct pool_base::impl {
     return x;
   }
 
-  // Takes from every P's chain tail in generation g, starting after pid;
-  // then, as a last resort, from their private slots (Go leaves those to
-  // their P, but here they are atomic: an idle P must not strand an object).
+  // Takes from every P's chain tail in generation g, starting after pid.
+  // Private slots are their P's alone (as in Go): an object left in the slot
+  // of a P that goes idle waits there until cleanup ages it out.
   void* steal(std::uint32_t g, int pid) {
     local_dir* d = dir.load(std::memory_order_acquire);
     if (d == nullptr) return nullptr;
     std::size_t start = pid >= 0 ? static_cast<std::size_t>(pid) + 1 : fastrandn(d->n);
     for (std::size_t i = 0; i < d->n; ++i)
       if (void* x = d->locals[(start + i) % d->n]->gen[g].shared.pop_tail()) return x;
-    for (std::size_t i = 0; i < d->n; ++i) {
-      std::atomic<void*>& priv = d->locals[(start + i) % d->n]->gen[g].priv;
-      if (priv.load(std::memory_order_relaxed) == nullptr) continue;
-      if (void* x = priv.exchange(nullptr, std::memory_order_acq_rel)) return x;
-    }
     return nullptr;
   }
 
-  // Moves every object of generation g into out. Uses only operations that
-  // are safe against concurrent get/put.
+  // Waits until no get/put on a P that may have read an epoch older than the
+  // current one is still running (the handshake at the top of this file).
+  // The caller has stored the new epoch and issued heavy_fence.
+  void wait_out_operations() {
+    local_dir* d = dir.load(std::memory_order_acquire);
+    if (d == nullptr) return;
+    for (std::size_t i = 0; i < d->n; ++i) {
+      std::atomic<std::uint64_t>& seq = d->locals[i]->seq;
+      std::uint64_t s = seq.load(std::memory_order_acquire);
+      if ((s & 1) == 0) continue;
+      // A get/put runs without blocking: it ends within microseconds unless
+      // its thread was preempted.
+      while (seq.load(std::memory_order_acquire) == s) std::this_thread::yield();
+    }
+  }
+
+  // Moves every object of generation g into out. Private slots: only after
+  // wait_out_operations for the flip that made g dead. Chains and the plain
+  // threads' list: safe against concurrent get/put at any time.
   void drain(std::uint32_t g, dead_list& out) {
     if (local_dir* d = dir.load(std::memory_order_acquire)) {
       for (std::size_t i = 0; i < d->n; ++i) {
         pool_gen_local& l = d->locals[i]->gen[g];
-        if (void* x = l.priv.exchange(nullptr, std::memory_order_acq_rel)) out.emplace_back(destroy, x);
+        if (void* x = l.priv.load(std::memory_order_relaxed)) {
+          l.priv.store(nullptr, std::memory_order_relaxed);
+          out.emplace_back(destroy, x);
+        }
         while (void* x = l.shared.pop_tail()) out.emplace_back(destroy, x);
       }
     }
@@ -338,11 +419,15 @@ void run_cleanup(bool background) {
   {
     std::lock_guard lk(r.mu);
     if (background && r.paused) return;
+    // Flip every pool, then one handshake for all of them.
     for (pool_base::impl* p = r.head; p != nullptr; p = p->reg_next) {
-      std::uint32_t victim = (p->epoch.load(std::memory_order_relaxed) & 1) ^ 1;
-      p->drain(victim, dead);
-      p->epoch.fetch_add(1, std::memory_order_acq_rel);  // primary becomes victim
+      p->epoch.fetch_add(1, std::memory_order_seq_cst);  // primary becomes victim
       p->victim_empty.store(false, std::memory_order_release);
+    }
+    heavy_fence();
+    for (pool_base::impl* p = r.head; p != nullptr; p = p->reg_next) {
+      p->wait_out_operations();
+      p->drain((p->epoch.load(std::memory_order_relaxed) + 1) % ngens, dead);
     }
   }
   // Destroy outside the lock: a destructor may itself use pools.
@@ -351,7 +436,8 @@ void run_cleanup(bool background) {
 
 void start_background_cleanup() {
   std::call_once(registry().started, [] {
-    // goro has no timers yet: a detached thread that sleeps between runs.
+    // A detached plain thread, not a goroutine on a goro ticker: a program
+    // whose goroutines are all blocked must still be seen as deadlocked.
     std::thread([] {
       note_runtime_thread();
       for (;;) {
@@ -365,6 +451,9 @@ void start_background_cleanup() {
 }  // namespace
 
 pool_base::pool_base(void (*destroy)(void*)) : impl_(new impl) {
+  // The runtime decides how heavy_fence works (membarrier or not) when it
+  // starts: before any cleanup, so that both sides of the handshake agree.
+  (void)goro::max_procs();  // starts the runtime
   impl_->destroy = destroy;
   registry_t& r = registry();
   {
@@ -385,8 +474,7 @@ pool_base::~pool_base() {
     if (impl_->reg_next != nullptr) impl_->reg_next->reg_prev = impl_->reg_prev;
   }
   dead_list dead;
-  impl_->drain(0, dead);
-  impl_->drain(1, dead);
+  for (std::uint32_t g = 0; g < ngens; ++g) impl_->drain(g, dead);
   for (auto [destroy, x] : dead) destroy(x);
   if (local_dir* d = impl_->dir.load(std::memory_order_relaxed)) {
     for (std::size_t i = 0; i < d->n; ++i) delete d->locals[i];
@@ -397,48 +485,41 @@ pool_base::~pool_base() {
 
 void* pool_base::get() noexcept {
   impl& p = *impl_;
-  const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) & 1;
   // A runtime section: sysmon cannot take the P (pid) until we return, and
   // nothing in here parks.
   rt_section sec;
-  const int pid = sec.p ? sec.p->id : -1;
-  if (pid >= 0) {
-    if (pool_local* l = p.find_local(pid)) {
-      if (void* x = l->gen[cur].priv.exchange(nullptr, std::memory_order_acq_rel)) return x;
-      if (void* x = l->gen[cur].shared.pop_head()) return x;
-    }
-    if (void* x = p.steal(cur, pid)) return x;
-    if (void* x = p.pop_thread(cur)) return x;
-  } else {
-    if (void* x = p.pop_thread(cur)) return x;
-    if (void* x = p.steal(cur, pid)) return x;
+  pool_local* l = sec.p ? p.find_local(sec.p->id) : nullptr;
+  if (l == nullptr) return p.get_slow(p.epoch.load(std::memory_order_acquire) % ngens, nullptr, -1);
+  op_window w(l);
+  const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
+  std::atomic<void*>& priv = l->gen[cur].priv;
+  if (void* x = priv.load(std::memory_order_relaxed)) {
+    priv.store(nullptr, std::memory_order_relaxed);
+    return x;
   }
-  // The victim cache, last, so that its objects age out if they can.
-  if (p.victim_empty.load(std::memory_order_acquire)) return nullptr;
-  const std::uint32_t v = cur ^ 1;
-  if (void* x = p.steal(v, pid)) return x;  // own private slot included
-  if (void* x = p.pop_thread(v)) return x;
-  p.victim_empty.store(true, std::memory_order_release);
-  return nullptr;
+  if (void* x = l->gen[cur].shared.pop_head()) return x;
+  return p.get_slow(cur, l, sec.p->id);
 }
 
 void pool_base::put(void* x) noexcept {
   impl& p = *impl_;
   try {
-    const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) & 1;
-    // A runtime section: sysmon cannot take the P (pid) until we return, and
+    // A runtime section: sysmon cannot take the P until we return, and
     // nothing in here parks.
     rt_section sec;
-    const int pid = sec.p ? sec.p->id : -1;
-    if (pid >= 0) {
-      pool_local* l = p.local_for(pid);
-      void* empty = nullptr;
-      if (l->gen[cur].priv.compare_exchange_strong(empty, x, std::memory_order_release,
-                                                   std::memory_order_relaxed))
+    if (sec.p != nullptr) {
+      pool_local* l = p.local_for(sec.p->id);  // published before op_window
+      op_window w(l);
+      const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
+      std::atomic<void*>& priv = l->gen[cur].priv;
+      if (priv.load(std::memory_order_relaxed) == nullptr) {
+        priv.store(x, std::memory_order_relaxed);
         return;
+      }
       l->gen[cur].shared.push_head(x);
       return;
     }
+    const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
     std::lock_guard lk(p.thread_lock);
     p.thread_items[cur].push_back(x);
   } catch (const std::bad_alloc&) {

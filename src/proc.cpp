@@ -960,7 +960,6 @@ G* thread_g() {
 // sees the M inside the runtime and backs off, or the M sees p_retaking and
 // waits for the verdict. Without membarrier both sides use seq_cst fences.
 
-std::atomic<bool> asym_fence{false};  // membarrier(PRIVATE_EXPEDITED) registered
 
 void setup_asym_fence() {
 #if !defined(GORO_TSAN)
@@ -969,16 +968,6 @@ void setup_asym_fence() {
 #endif
 }
 
-inline void light_fence() {
-  if (asym_fence.load(std::memory_order_relaxed)) std::atomic_signal_fence(std::memory_order_seq_cst);
-  else std::atomic_thread_fence(std::memory_order_seq_cst);
-}
-
-void heavy_fence() {
-  if (!asym_fence.load(std::memory_order_relaxed) ||
-      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-}
 
 // m lost (or may have lost) p while in user code: wait for sysmon's verdict,
 // then keep p, or take an idle P, or go without.
@@ -1102,30 +1091,16 @@ void wake_sysmon() {
 
 }  // namespace
 
-P* rt_enter(M* m) {
-  std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
-#if defined(GORO_TSAN)
-  m->in_rt.store(d + 1, std::memory_order_seq_cst);
-#else
-  m->in_rt.store(d + 1, std::memory_order_relaxed);
-  light_fence();
-#endif
-  P* p = m->p;
-  if (d != 0 || p == nullptr) return p;  // nested: already checked
-  if (p->status.load(std::memory_order_seq_cst) == p_running &&
-      p->m.load(std::memory_order_relaxed) == m)
-    return p;
-  return p_lost(m, p);
+std::atomic<bool> asym_fence{false};
+
+void heavy_fence() {
+  if (!asym_fence.load(std::memory_order_relaxed) ||
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-void rt_exit(M* m) {
-  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
-}
-
-rt_section::rt_section() : m(current_m()), p(m ? rt_enter(m) : nullptr) {}
-rt_section::~rt_section() {
-  if (m) rt_exit(m);
-}
+// rt_enter, rt_exit and rt_section are inline in runtime.hpp.
+P* rt_enter_lost(M* m, P* p) { return p_lost(m, p); }
 
 void enter_blocking() {
   M* m = current_m();

@@ -219,19 +219,55 @@ struct P {
   std::atomic<std::uint64_t> ncontsteal{0};  // continuations this P stole
 };
 
+// ---- asymmetric fences ------------------------------------------------------------
+// A Dekker handshake between a hot path and a rare one (sysmon retaking a P;
+// pool cleanup) puts light_fence between the hot side's store and load, and
+// heavy_fence between the rare side's. With membarrier(PRIVATE_EXPEDITED)
+// registered, light_fence is only a compiler barrier and heavy_fence makes
+// every running thread of the process execute a full barrier; without it (or
+// under TSan, which models neither) both are seq_cst fences.
+extern std::atomic<bool> asym_fence;  // membarrier registered (set once at start)
+inline void light_fence() {
+  if (asym_fence.load(std::memory_order_relaxed)) std::atomic_signal_fence(std::memory_order_seq_cst);
+  else std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+void heavy_fence();
+
 // ---- runtime sections -----------------------------------------------------------
 // Code that uses the current M's P brackets itself in a runtime section: sysmon
 // never takes a P from an M inside one. Outside sections (user code) the P may
 // be taken at any time; rt_enter notices and returns the P the section may use
 // (possibly another idle one), or null: then the section must do without (a
 // global queue instead of the local one, and so on).
-P* rt_enter(M* m);
-void rt_exit(M* m);
+// Inline: get/put of a pool and every ready() enter one, so a call here costs
+// as much as the check itself.
+P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
+M* current_m();                // switch.cpp: an opaque TLS read (PITFALLS.md)
+inline P* rt_enter(M* m) {
+  std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
+#if defined(GORO_TSAN)
+  m->in_rt.store(d + 1, std::memory_order_seq_cst);
+#else
+  m->in_rt.store(d + 1, std::memory_order_relaxed);
+  light_fence();  // pairs with sysmon's heavy_fence (proc.cpp, retake)
+#endif
+  P* p = m->p;
+  if (d != 0 || p == nullptr) return p;  // nested: already checked
+  if (p->status.load(std::memory_order_seq_cst) == p_running &&
+      p->m.load(std::memory_order_relaxed) == m) [[likely]]
+    return p;
+  return rt_enter_lost(m, p);
+}
+inline void rt_exit(M* m) {
+  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+}
 struct rt_section {
   M* m;
   P* p;
-  rt_section();
-  ~rt_section();
+  rt_section() : m(current_m()), p(m ? rt_enter(m) : nullptr) {}
+  ~rt_section() {
+    if (m) rt_exit(m);
+  }
   rt_section(const rt_section&) = delete;
   rt_section& operator=(const rt_section&) = delete;
 };

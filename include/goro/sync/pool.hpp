@@ -44,16 +44,17 @@ class pool_base {
 //
 // Structure (Go's): each processor (P) has a private slot and a lock-free
 // queue; get() and put() on a goroutine touch only its P's slot and queue
-// (no lock, no shared cache line) and, when that is empty, steal from other
-// Ps' queues. Plain threads, which have no P, share one locked list (and may
+// (no lock, no atomic read-modify-write in the common case) and, when that is
+// empty, steal from other Ps' queues (never from their private slots). Plain threads, which have no P, share one locked list (and may
 // steal from the Ps' queues too). Never blocks.
 //
 // Aging: goro::pool_cleanup() moves every pool's objects to a victim cache and
 // destroys what was already there; get() looks in the victim cache after the
 // primary one. So an object unused across two cleanups is destroyed. Cleanup
 // runs every 2 seconds on a background thread started with the first pool,
-// and whenever pool_cleanup() is called. (goro has no timer subsystem yet, so
-// the period comes from a detached std::thread sleeping between runs.)
+// and whenever pool_cleanup() is called. (The period comes from a detached
+// std::thread sleeping between runs, not from a goroutine: a program whose
+// goroutines are all blocked is still reported as deadlocked.)
 // Dropped objects are destroyed on that thread, or on the caller of
 // pool_cleanup(); remaining ones when the pool is destroyed.
 //
