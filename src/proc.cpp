@@ -177,6 +177,7 @@ G* globrunqpop_locked() {
 
 bool runqempty(P* p) {
   if (!p->contq.empty()) return false;  // fork-join continuations are queued work too
+  if (p->yslot.load(std::memory_order_relaxed) != nullptr) return false;
   // A G moving from runnext into runq is never invisible to this check: Go's
   // trick of re-reading tail confirms a consistent snapshot.
   for (;;) {
@@ -227,12 +228,8 @@ bool runqput(P* p, G* gp, bool next) {
   }
 }
 
-// Owner only.
-G* runqget(P* p) {
-  G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next != nullptr &&
-      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire))
-    return next;
+// Owner only: the ring's oldest G.
+G* runq_pop(P* p) {
   for (;;) {
     std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
     std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
@@ -242,6 +239,34 @@ G* runqget(P* p) {
                                           std::memory_order_relaxed))
       return gp;
   }
+}
+
+constexpr std::uint32_t runnext_streak_max = 64;
+
+// Owner only. The P's local work, in order: runnext (unless it has supplied
+// runnext_streak_max Gs in a row), this P's newest fork-join continuation
+// (LIFO), the run queue, the yield slot; runnext last if it was passed over.
+G* runqget(P* p) {
+  G* next = p->runnext.load(std::memory_order_relaxed);
+  if (next != nullptr && p->runnext_streak < runnext_streak_max &&
+      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire)) {
+    ++p->runnext_streak;
+    return next;
+  }
+  p->runnext_streak = 0;
+  if (G* gp = p->contq.pop()) return gp;
+  if (G* gp = runq_pop(p)) return gp;
+  if (G* gp = p->yslot.load(std::memory_order_relaxed)) {
+    p->yslot.store(nullptr, std::memory_order_relaxed);
+    return gp;
+  }
+  next = p->runnext.load(std::memory_order_relaxed);
+  if (next != nullptr &&
+      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire)) {
+    p->runnext_streak = 1;
+    return next;
+  }
+  return nullptr;
 }
 
 constexpr std::int64_t runnext_grace_ns = 20'000;
@@ -348,7 +373,7 @@ void acquirep(M* m, P* p) {
 // Moves everything queued on p to the global queue (p is being retired).
 void drain_to_global(P* p) {
   G* gp;
-  while ((gp = runqget(p)) != nullptr || (gp = p->contq.pop()) != nullptr) {
+  while ((gp = runqget(p)) != nullptr) {
     std::lock_guard lk(sched().lock);
     globrunqput_locked(gp);
   }
@@ -613,8 +638,7 @@ top:
     acquirep(m, np);
     goto top;
   }
-  if (G* gp = runqget(p)) return gp;
-  if (G* gp = p->contq.pop()) return gp;  // fork-join continuation
+  if (G* gp = runqget(p)) return gp;  // runnext, continuations, runq, yield slot
   if (s.runqsize.load(std::memory_order_relaxed) > 0) {
     std::lock_guard lk(s.lock);
     if (G* gp = globrunqget_locked(p, 0)) return gp;
@@ -763,16 +787,14 @@ G* next_local(M* m) {
       if (G* gp = globrunqget_locked(p, 1)) return gp;
     }
   }
-  // fork-join: after runnext, this P's newest continuation (LIFO), then runq.
-  if (p->runnext.load(std::memory_order_relaxed) == nullptr)
-    if (G* gp = p->contq.pop()) return gp;
   return runqget(p);
 }
 
 // Leaves the current G `from` (already given its post action) for the next
 // runnable one, directly if the local queue has one, else via the scheduler
 // loop on g0. Runs on from's stack; returns when from is resumed.
-void schedule_from(M* m, G* from, post_fn post, void* arg, bool exits = false) {
+// Returns the M that resumed `from` (see switch_to).
+M* schedule_from(M* m, G* from, post_fn post, void* arg, bool exits = false) {
   G* next = next_local(m);
   if (next != nullptr) {
     prepare_to_run(m, next);
@@ -780,7 +802,7 @@ void schedule_from(M* m, G* from, post_fn post, void* arg, bool exits = false) {
     next = &m->g0;
     m->curg = next;
   }
-  switch_to(m, from, next, post, arg, exits);
+  return switch_to(m, from, next, post, arg, exits);
 }
 
 // The scheduler loop, on an M's own stack.
@@ -790,8 +812,7 @@ void schedule_from(M* m, G* from, post_fn post, void* arg, bool exits = false) {
     if (m->spinning) resetspinning(m);
     prepare_to_run(m, gp);
     // g0 runs in a runtime section (in_rt == 1); gp leaves it when it resumes.
-    switch_to(m, &m->g0, gp, nullptr, nullptr);
-    m = current_m();  // same thread, but keep the TLS discipline
+    m = switch_to(m, &m->g0, gp, nullptr, nullptr);  // the same M: g0 never migrates
   }
 }
 
@@ -847,9 +868,41 @@ void post_park(G* gp, void* a) {
   }
 }
 
+// The yielder goes to the yield slot while no M looks for work; otherwise to
+// runq, after the slot's G (it yielded earlier), where spinning Ms can steal
+// both.
 void post_yield(G* gp, void*) {
   gp->status.store(g_runnable, std::memory_order_relaxed);
-  put_runnable(gp, false);
+  M* m = current_m();
+  P* p = m->p;
+  if (p == nullptr) {
+    put_runnable(gp, false, m);
+    return;
+  }
+  G* y = p->yslot.load(std::memory_order_relaxed);
+  if (y == nullptr && sched().nmspinning.load(std::memory_order_relaxed) == 0) {
+    p->yslot.store(gp, std::memory_order_relaxed);
+    return;
+  }
+  if (y != nullptr) {
+    p->yslot.store(nullptr, std::memory_order_relaxed);
+    runqput(p, y, false);
+  }
+  runqput(p, gp, false);
+}
+
+// Whether a yield on p may swap with the yield slot directly: p has nothing
+// else to run (runnext, runq, continuations), this is not a tick on which
+// next_local looks at the global queue and timers, and no M is looking for
+// work it could steal. Owner only.
+bool yield_swap_ok(P* p) {
+  auto& s = sched();
+  return p->runnext.load(std::memory_order_relaxed) == nullptr &&
+         p->runqhead.load(std::memory_order_relaxed) == p->runqtail.load(std::memory_order_relaxed) &&
+         p->contq.empty() && p->schedtick.load(std::memory_order_relaxed) % 61 != 0 &&
+         s.nmspinning.load(std::memory_order_relaxed) == 0 &&
+         p->id < s.gomaxprocs.load(std::memory_order_relaxed) &&
+         !s.exiting.load(std::memory_order_relaxed);
 }
 
 // Free Gs move between a P's cache and the global list 32 at a time (Go's
@@ -1131,8 +1184,7 @@ void exit_blocking() {
     return;
   }
   rt_enter(m);
-  schedule_from(m, m->curg, &post_yield, nullptr);
-  rt_exit(current_m());
+  rt_exit(schedule_from(m, m->curg, &post_yield, nullptr));
 }
 
 void timers_changed(std::int64_t when) {
@@ -1153,6 +1205,8 @@ void timers_changed(std::int64_t when) {
 // ---- entry of every goroutine ----------------------------------------------------
 
 void goroutine_main(ctx::transfer_t) {
+  // Not the transfer's data: entered from make_fcontext's trampoline after
+  // on_top returned, the argument registers hold nothing meaningful.
   M* m = current_m();
   G* gp = m->curg;
   rt_exit(m);  // entered by whoever switched to us
@@ -1303,8 +1357,9 @@ void fork_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   count_goroutine(p, +1);
   G* parent = m->curg;
   prepare_to_run(m, gp);
-  switch_to(m, parent, gp, &post_fork, nullptr);  // the child's goroutine_main leaves the section
-  rt_exit(current_m());  // entered by whoever resumed us, perhaps on another M
+  // The child's goroutine_main leaves the section; we leave the one entered
+  // by whoever resumes us, perhaps on another M.
+  rt_exit(switch_to(m, parent, gp, &post_fork, nullptr));
 }
 
 sched_counters sched_statistics() {
@@ -1357,8 +1412,7 @@ void park(bool (*unlockf)(G*, void*), void* arg, wait_reason reason) {
   gp->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   park_args pa{unlockf, arg};
   rt_enter(m);
-  schedule_from(m, gp, &post_park, &pa);
-  rt_exit(current_m());  // perhaps another M
+  rt_exit(schedule_from(m, gp, &post_park, &pa));  // perhaps another M
   gp->reason.store(wait_reason::none, std::memory_order_relaxed);
 }
 
@@ -1515,9 +1569,21 @@ void yield() {
     std::this_thread::yield();
     return;
   }
-  rt_enter(m);
-  schedule_from(m, m->curg, &post_yield, nullptr);
-  rt_exit(current_m());
+  P* p = rt_enter(m);
+  G* self = m->curg;
+  G* next = p != nullptr ? p->yslot.load(std::memory_order_relaxed) : nullptr;
+  if (next != nullptr && yield_swap_ok(p)) {
+    // Only this M takes from the slot, and it is busy switching: self may
+    // sit there before its context is saved (on_top saves it).
+    p->yslot.store(self, std::memory_order_relaxed);
+    p->runnext_streak = 0;
+    self->status.store(g_runnable, std::memory_order_relaxed);
+    prepare_to_run(m, next);
+    m = switch_to(m, self, next, nullptr, nullptr);
+  } else {
+    m = schedule_from(m, self, &post_yield, nullptr);
+  }
+  rt_exit(m);
 }
 
 int max_procs() {

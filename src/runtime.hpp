@@ -196,6 +196,20 @@ struct P {
   // The G to run next (a freshly readied or spawned one), ahead of runq.
   // Owner stores; thieves may CAS it away only as a last resort.
   std::atomic<G*> runnext{nullptr};
+  // owner: how many Gs in a row came from runnext. Two goroutines handing
+  // off to each other (a channel ping-pong) keep runnext full forever; past
+  // runnext_streak_max the rest of the local work goes first (Go bounds the
+  // same thing with a time slice that runnext inherits).
+  std::uint32_t runnext_streak = 0;
+  // The yield slot: a G that yielded while no M was spinning, run when this
+  // P has no other local work (after runq). Owner only, inside a runtime
+  // section; thieves never take it, others read it only as a hint of queued
+  // work (runqempty). A yield that finds it full and nothing else queued
+  // swaps itself in and switches straight to its G: no atomic read-modify-
+  // write (issue 2's yield target). When Ms are spinning, post_yield moves it
+  // to runq where they can steal it; if this P's G then runs long without
+  // scheduling, sysmon hands the P (slot included) to another M after 10 ms.
+  std::atomic<G*> yslot{nullptr};
   // owner: caches that keep the spawn path free of locks.
   stack* stack_cache = nullptr;
   int stack_cache_n = 0;

@@ -81,6 +81,7 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
 #endif
   if (post != nullptr) post(from, arg);
   load_thread_state(rec_m, to);
+  t.data = rec_m;  // what the resumed switch_to returns (a fresh G's entry ignores it)
   return t;
 }
 
@@ -141,7 +142,7 @@ void make_context(G* gp, stack* s) {
 #endif
 }
 
-void switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits) {
+M* switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits) {
   save_thread_state(m, from);
   switch_rec rec{m, from, to, post, arg};
 #if defined(GORO_ASAN)
@@ -153,8 +154,10 @@ void switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits) {
 #if defined(GORO_TSAN)
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  ctx::ontop_fcontext(to->ctx, &rec, &on_top);
-  // Resumed: on_top already restored this context's thread state.
+  ctx::transfer_t t = ctx::ontop_fcontext(to->ctx, &rec, &on_top);
+  // Resumed: on_top already restored this context's thread state, on the
+  // thread of the M that resumed us.
+  return static_cast<M*>(t.data);
 }
 
 }  // namespace goro::detail

@@ -17,10 +17,11 @@ using post_fn = void (*)(G* from, void* arg);
 // Saves `from`'s thread state and context, jumps to `to`, and runs
 // post(from, arg) on `to`'s stack before `to` continues. m is the current M
 // (the switch happens on its thread; the caller read it from TLS since its
-// last possible migration). Returns when some later switch_to resumes `from`
-// (perhaps on another thread: re-read current_m() after). `from_exits`: from
-// will never resume (its stack is released by post).
-void switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits = false);
+// last possible migration). Returns, when some later switch_to resumes
+// `from`, the M that resumed it (perhaps on another thread): the current M
+// from then on, without another TLS read. `from_exits`: from will never
+// resume (its stack is released by post).
+M* switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits = false);
 
 // Prepares a never-run G's context on stack s (entry: goroutine_main).
 void make_context(G* gp, stack* s);

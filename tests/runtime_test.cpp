@@ -249,6 +249,73 @@ TEST(Runtime, IdlePStealsFromBusyOne) {
   EXPECT_GT(goro::detail::sched_statistics().steals, before.steals);
 }
 
+// Two goroutines handing off through runnext (a channel ping-pong) keep the
+// P's runnext full at every switch; on one P the goroutines queued behind
+// them must still run (once starved for as long as the pair ran).
+TEST(Runtime, RunnextPingPongDoesNotStarveTheQueue) {
+  const int old = goro::set_max_procs(1);
+  std::atomic<bool> ran{false};
+  bool pair_saw_it = goro::run([&] {
+    auto a = goro::make_chan<int>(), b = goro::make_chan<int>();
+    goro::wait_group wg;
+    wg.add(2);
+    bool saw = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    goro::go([&, a, b]() mutable {
+      while (!(saw = ran.load()) && std::chrono::steady_clock::now() < deadline) {
+        a.send(1);
+        b.recv();
+      }
+      a.close();
+      wg.done();
+    });
+    goro::go([&, a, b]() mutable {
+      while (a.recv()) b.send(1);
+      wg.done();
+    });
+    goro::go([&] {
+      goro::yield();  // to the back of the queue, behind the pair
+      ran = true;
+    });
+    wg.wait();
+    return saw;
+  });
+  goro::set_max_procs(old);
+  EXPECT_TRUE(pair_saw_it) << "a queued goroutine waited until the ping-pong pair gave up";
+}
+
+// A goroutine that yields while its P's other goroutine computes without
+// scheduling points (the yield slot is invisible to thieves) still runs:
+// sysmon hands its P to another M.
+TEST(Runtime, YieldedGoroutineRunsWhileSiblingHogsItsP) {
+  const int old = goro::set_max_procs(2);
+  for (int round = 0; round < scaled(20); ++round) {
+    std::atomic<bool> ran{false}, gave_up{false};
+    goro::run([&] {
+      goro::wait_group wg;
+      wg.add(2);
+      goro::go([&] {
+        goro::yield();
+        goro::yield();
+        ran = true;
+        wg.done();
+      });
+      goro::go([&] {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!ran.load())  // no scheduling point
+          if (std::chrono::steady_clock::now() > deadline) {
+            gave_up = true;
+            break;
+          }
+        wg.done();
+      });
+      wg.wait();
+    });
+    ASSERT_FALSE(gave_up.load()) << "round " << round << ": the yielder never ran";
+  }
+  goro::set_max_procs(old);
+}
+
 TEST(Runtime, IdleRuntimeUsesNoCpu) {
   goro::run([] {
     std::atomic<int> n{0};
