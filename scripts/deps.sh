@@ -2,7 +2,7 @@
 # Installs what goro needs to build, test and benchmark on Debian 12 (run as root).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build clang-14 libclang-rt-14-dev
+pkgs=(build-essential cmake ninja-build clang-14 libclang-rt-14-dev libunwind8
       libboost-context1.81-dev libboost-stacktrace1.81-dev
       libgtest-dev libbenchmark-dev)
 if [[ "${1:-}" == "--bench" ]]; then

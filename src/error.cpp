@@ -7,12 +7,19 @@
 // allocation, no symbol lookup. Boost.Stacktrace symbolizes them later
 // (boost::stacktrace::frame, libbacktrace).
 //
-// Why not boost::stacktrace::safe_dump_to for the capture: it runs the same
-// unwinder (_Unwind_Backtrace) under two wrapper frames of its own, and the
-// DWARF unwinder costs ~0.4 us per frame here; calling it directly from the
-// (inlined) creating function is what keeps creation under 5 us.
+// The capture. libgcc's DWARF unwinder (_Unwind_Backtrace, what Boost.Stacktrace
+// and std::stacktrace capture with) interprets each frame's CFI afresh:
+// ~1,700 instructions, ~0.3 us per frame here, so 5 us at 16 frames. nongnu
+// libunwind's unw_backtrace caches each return address's frame layout per
+// thread and then walks a frame in a few dozen instructions (~12 ns). It is
+// used when libunwind.so.8 can be loaded, with RTLD_LOCAL: linked normally,
+// its own _Unwind_* would replace libgcc's for every exception thrown in the
+// process. Otherwise, or with GORO_ERROR_UNWINDER=libgcc, _Unwind_Backtrace
+// is called directly from the (inlined) creating function: Boost's
+// safe_dump_to would run the same unwinder under two wrapper frames of its own.
 #include <goro/error.hpp>
 
+#include <dlfcn.h>
 #include <unistd.h>
 #include <unwind.h>
 
@@ -20,12 +27,18 @@
 #include <boost/stacktrace.hpp>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <iostream>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <string_view>
+
+#include "export_test.hpp"
+#include "switch.hpp"
 
 namespace goro::detail {
 
@@ -80,6 +93,7 @@ struct unwind_state {
   void** out;
   std::uint32_t n;
   std::uint32_t skip;
+  std::uintptr_t entry;  // goroutine_main: where a goroutine's stack begins
 };
 
 _Unwind_Reason_Code collect_frame(_Unwind_Context* ctx, void* arg) {
@@ -89,10 +103,27 @@ _Unwind_Reason_Code collect_frame(_Unwind_Context* ctx, void* arg) {
     return _URC_NO_REASON;
   }
   if (st->n == max_error_frames) return _URC_END_OF_STACK;
+  // The runtime's entry frame and Boost.Context's trampoline below it tell the
+  // reader nothing (Go's traces stop at the goroutine's function too); not
+  // unwinding them saves two frames, one of them in another library.
+  if (_Unwind_GetRegionStart(ctx) == st->entry) return _URC_END_OF_STACK;
   std::uintptr_t ip = _Unwind_GetIP(ctx);
   if (ip == 0) return _URC_END_OF_STACK;
   st->out[st->n++] = reinterpret_cast<void*>(ip);
   return _URC_NO_REASON;
+}
+
+// nongnu libunwind's unw_backtrace, or null (see the top of this file).
+using backtrace_fn = int (*)(void** buffer, int size);
+backtrace_fn libunwind_backtrace() {
+  static const backtrace_fn fn = []() -> backtrace_fn {
+    const char* force = std::getenv("GORO_ERROR_UNWINDER");
+    if (force != nullptr && std::string_view(force) == "libgcc") return nullptr;
+    void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return nullptr;
+    return reinterpret_cast<backtrace_fn>(::dlsym(lib, "unw_backtrace"));
+  }();
+  return fn;
 }
 
 // Inlined into each public creator, so that the first frame the unwinder
@@ -100,9 +131,16 @@ _Unwind_Reason_Code collect_frame(_Unwind_Context* ctx, void* arg) {
 [[gnu::always_inline]] inline error make_error(std::string text, error cause,
                                                const error_kind* kind) {
   auto r = std::make_shared<error_rec>();
-  unwind_state st{r->frames, 0, 1};
-  _Unwind_Backtrace(&collect_frame, &st);
-  r->nframes = st.n;
+  if (backtrace_fn bt = libunwind_backtrace()) {
+    void* buf[max_error_frames + 1];
+    int n = bt(buf, static_cast<int>(max_error_frames + 1));
+    r->nframes = n > 1 ? static_cast<std::uint32_t>(n - 1) : 0;
+    std::memcpy(r->frames, buf + 1, r->nframes * sizeof(void*));
+  } else {
+    unwind_state st{r->frames, 0, 1, reinterpret_cast<std::uintptr_t>(goroutine_entry())};
+    _Unwind_Backtrace(&collect_frame, &st);
+    r->nframes = st.n;
+  }
   r->text = std::move(text);
   r->cause = std::move(cause);
   r->kind = kind;
@@ -131,6 +169,8 @@ std::string format_utc(std::chrono::system_clock::time_point tp) {
 const std::string empty_string;
 
 }  // namespace
+
+const char* error_unwinder() { return libunwind_backtrace() != nullptr ? "libunwind" : "libgcc"; }
 }  // namespace goro::detail
 
 namespace goro {
@@ -166,6 +206,9 @@ std::string error::stack_trace() const {
     std::ostringstream os;
     for (std::uint32_t i = 0; i < r_->nframes; ++i) {
       boost::stacktrace::frame f(r_->frames[i]);
+      // A goroutine's stack ends in the runtime's entry and Boost.Context's
+      // trampoline (libunwind's capture does not stop there by itself).
+      if (f.name().starts_with("goro::detail::goroutine_main")) break;
       os << (i < 10 ? " " : "") << i << "# " << boost::stacktrace::to_string(f) << '\n';
     }
     r_->symbols = os.str();

@@ -39,6 +39,12 @@ int sema_waiters(const std::atomic<std::uint32_t>* addr);
 // progress, so that a test can age objects with goro::pool_cleanup() alone.
 void pool_pause_background_cleanup(bool paused);
 
+// ---- errors (src/error.cpp) ----
+// Which unwinder captures error stacks: "libunwind" (unw_backtrace from
+// libunwind.so.8, loaded privately) or "libgcc" (_Unwind_Backtrace; the
+// fallback, or forced with GORO_ERROR_UNWINDER=libgcc).
+const char* error_unwinder();
+
 // ---- context (src/context.cpp) ----
 // Cancelers (derived contexts, after_func registrations) linked to ctx's
 // cancellation state now; 0 for a context that can never be cancelled.

@@ -26,6 +26,10 @@ M* switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits = fa
 // Prepares a never-run G's context on stack s (entry: goroutine_main).
 void make_context(G* gp, stack* s);
 
+// goroutine_main's address: the outermost frame of every goroutine's stack
+// (error capture stops there).
+const void* goroutine_entry();
+
 // The current M (null on a plain thread). Never inlined, so that a goroutine
 // that migrated between threads re-reads its thread's TLS (PITFALLS.md).
 struct M;

@@ -1,6 +1,8 @@
 // goro::error (API.md §5): identity, wrapping, is/find_kind, the recorded
 // what/where/when/host/id, handle_error's two outputs, and concurrent use.
 
+#include <dlfcn.h>
+
 #include <goro/error.hpp>
 #include <goro/runtime.hpp>
 #include <goro/sync.hpp>
@@ -8,12 +10,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "export_test.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -140,6 +144,47 @@ TEST(Error, StackTraceFromAGoroutine) {
   std::string st;
   goro::run([&] { st = make_in_named_function().stack_trace(); });
   EXPECT_NE(st.find("make_in_named_function"), std::string::npos) << st;
+}
+
+// The capture loads libunwind.so.8 privately (RTLD_LOCAL): its own _Unwind_*
+// must not replace libgcc's, which every throw in the process goes through.
+TEST(Error, CaptureLeavesTheExceptionUnwinderAlone) {
+  const char* forced = std::getenv("GORO_ERROR_UNWINDER");
+  goro::error e = make_in_named_function();  // loads the unwinder, if it is used
+  std::string backend = goro::detail::error_unwinder();
+  if (forced != nullptr && std::string(forced) == "libgcc") EXPECT_EQ(backend, "libgcc");
+  if (void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_NOLOAD)) {
+    ::dlclose(lib);
+    if (forced == nullptr) EXPECT_EQ(backend, "libunwind");
+  }
+  void* raise = ::dlsym(RTLD_DEFAULT, "_Unwind_RaiseException");
+  ASSERT_NE(raise, nullptr);
+  Dl_info info{};
+  ASSERT_NE(::dladdr(raise, &info), 0);
+  // libgcc_s's, or a sanitizer runtime's interceptor; never libunwind's.
+  EXPECT_EQ(std::string(info.dli_fname).find("libunwind"), std::string::npos)
+      << "_Unwind_RaiseException resolves to " << info.dli_fname;
+  // And exceptions still unwind through frames with destructors, in a goroutine.
+  int destroyed = 0;
+  struct guard {
+    int* n;
+    ~guard() { ++*n; }
+  };
+  std::string caught;
+  goro::run([&] {
+    try {
+      guard g{&destroyed};
+      [&] {
+        guard inner{&destroyed};
+        throw std::runtime_error(make_in_named_function().message());
+      }();
+    } catch (const std::runtime_error& ex) {
+      caught = ex.what();
+    }
+  });
+  EXPECT_EQ(caught, "here");
+  EXPECT_EQ(destroyed, 2);
+  EXPECT_NE(e.stack_trace().find("make_in_named_function"), std::string::npos);
 }
 
 TEST(Error, KindsAndFindKind) {

@@ -9,7 +9,10 @@
 // (new_error, user_error) and every wrap makes a new record, which notes:
 //   * what happened: its own message, and the error it wraps (its cause);
 //   * where: the call stack at creation, captured as raw return addresses
-//     (cheap, no symbol lookup) and symbolized only when stack_trace() asks;
+//     (cheap, no symbol lookup: ~0.4 us for 16 frames with libunwind.so.8,
+//     which goro loads privately when present; libgcc's unwinder otherwise,
+//     ~0.3 us per frame) and symbolized by Boost.Stacktrace only when
+//     stack_trace() asks;
 //   * when: goro::clock (monotonic) and std::chrono::system_clock (UTC) times;
 //   * on which machine: the host name (read once per process);
 //   * an id, unique per record and short, to cross-reference a log entry with
