@@ -10,7 +10,8 @@ namespace goro::detail {
 // One heap of armed timers. Entries carry their deadline so sifting never
 // dereferences a timer (sleep's timers live on 100k different stacks).
 // Invariant: heap[i].t->idx == i, heap[i].t->shard == this and heap[i].when
-// == heap[i].t->when for every i; next_when == heap[0].when (LLONG_MAX when
+// == heap[i].t->entry_when <= heap[i].t->when for every i (an entry may be
+// early: timer_rearm's lazy path); next_when == heap[0].when (LLONG_MAX when
 // empty), written under mu and read racily as a hint.
 struct heap_entry {
   std::int64_t when;
@@ -109,6 +110,7 @@ void mark_armed(rtimer* t, std::int64_t when) {
   ++t->seq;
   t->pending = true;
   t->when = when;
+  t->entry_when = when;
   t->heap_seq = t->seq;
 }
 
@@ -156,6 +158,15 @@ bool timer_disarm(rtimer* t) {
 
 bool timer_rearm(rtimer* t, std::int64_t when) {
   bool was = t->pending;
+  if (was && when >= t->entry_when) {
+    // Later than its heap entry (Go's timerModifiedLater): leave the entry
+    // where it is. Whoever pops it finds t->when in the future and pushes t
+    // again at t->when instead of firing it: one re-push per deadline that
+    // passes, instead of a shard lock and a sift per reset. (pending means
+    // the entry is in a heap or popped by a runner that waits for t->mu.)
+    t->when = when;
+    return was;
+  }
   if (timer_shard* s = t->shard.load(std::memory_order_relaxed)) {
     s->mu.lock();
     // Still in s's heap (a runner pops only under s->mu, and then clears
@@ -211,7 +222,9 @@ std::int64_t run_due_timers(std::int64_t now, bool notify) {
       s->mu.unlock();
       // We own the heap's reference now.
       t->mu.lock();
-      if (t->seq == seq && t->pending) {
+      if (t->seq == seq && t->pending && t->when > now) {
+        timer_arm(t, t->when);  // reset to later since this entry was pushed
+      } else if (t->seq == seq && t->pending) {
         t->pending = false;
         t->f(t, now, batch);
         if (t->period > 0 && !t->pending && t->seq == seq) {

@@ -44,8 +44,13 @@ struct rtimer {
   std::atomic<int> refs{0};
   bool heap_allocated = false;
   void (*on_free)(rtimer*) = nullptr;  // heap_allocated: releases arg, deletes
-  // Guarded by the lock of the shard the timer is in:
+  // The deadline (while pending), and the deadline its heap entry was
+  // pushed or last moved with: when >= entry_when (timer_rearm moves only
+  // deadlines that get earlier; the runner re-pushes an entry that comes due
+  // early). Written with mu and, at arm time, the shard's lock; read with mu.
   std::int64_t when = 0;
+  std::int64_t entry_when = 0;
+  // Guarded by the lock of the shard the timer is in:
   int idx = -1;              // position in that shard's heap; -1 if in none
   std::uint64_t heap_seq = 0;  // seq when it was pushed
   // Written under that shard's lock; read by timer_disarm (with mu held) to

@@ -295,6 +295,39 @@ TEST(Time, ResetReportsWhetherActive) {
   });
 }
 
+// reset to a later deadline leaves the heap entry where it is (Go's
+// timerModifiedLater); when the old deadline passes, the runtime must push the
+// timer again rather than fire it. An earlier deadline after that must still
+// be honoured, for timers and for tickers.
+TEST(Time, ResetToLaterDoesNotFireAtTheOldDeadline) {
+  goro::run([] {
+    goro::timer t(20ms);
+    auto t0 = goro::clock::now();
+    EXPECT_TRUE(t.reset(300ms));  // later: the 20 ms entry stays in its heap
+    goro::sleep(100ms);           // ...and comes due meanwhile
+    EXPECT_FALSE(t.c().try_recv()) << "fired at the deadline it was reset away from";
+    EXPECT_TRUE(t.c().recv());
+    EXPECT_GE(since(t0), 300ms);
+    EXPECT_FALSE(t.stop());  // fired once, and only once
+    EXPECT_FALSE(t.c().try_recv());
+
+    goro::timer u(50ms);
+    EXPECT_TRUE(u.reset(1h));   // lazily later...
+    t0 = goro::clock::now();
+    EXPECT_TRUE(u.reset(20ms)); // ...then earlier than its entry: moved now
+    auto r = goro::select(goro::recv(u.c()), goro::recv(goro::after(10s)));
+    EXPECT_EQ(r, 0u) << "an earlier reset after a later one was lost";
+    EXPECT_GE(since(t0), 20ms);
+
+    goro::ticker tk(20ms);
+    t0 = goro::clock::now();
+    tk.reset(200ms);  // later than the pending 20 ms tick
+    EXPECT_TRUE(tk.c().recv());
+    EXPECT_GE(since(t0), 200ms);
+    tk.stop();
+  });
+}
+
 TEST(Time, DestroyingATimerStopsIt) {
   std::atomic<int> fired{0};
   goro::run([&] {
