@@ -164,6 +164,14 @@ void globrunqputbatch_locked(G* head, G* tail, int n) {
   sched().runqsize.fetch_add(n, std::memory_order_relaxed);
 }
 
+// At the head: goroutines being woken, ahead of a backlog (see ready_many).
+void globrunqputbatch_head_locked(G* head, G* tail, int n) {
+  tail->schedlink = sched().runqhead;
+  if (!sched().runqtail) sched().runqtail = tail;
+  sched().runqhead = head;
+  sched().runqsize.fetch_add(n, std::memory_order_relaxed);
+}
+
 G* globrunqpop_locked() {
   G* gp = sched().runqhead;
   if (!gp) return nullptr;
@@ -1444,10 +1452,23 @@ void ready_many(G* const* gs, std::size_t n) {
     return;
   }
   // Many at once (close of a channel with 10k waiters, a burst of timers):
-  // one trip to the global queue instead of n, then let spinners fan out.
+  // into the free slots of this M's local queue first, then the rest in one
+  // trip to the *head* of the global queue; spinners fan out from both. Woken
+  // goroutines go ahead of whatever waits in the global queue, as Go's go
+  // into runnext and the local queue, which are served before it. That
+  // matters when the global queue holds a backlog of goroutines that never
+  // ran (100k spawned at once): behind it, woken ones could not finish and
+  // give their stacks back, so all 100k would hold a stack at once.
   G* head = nullptr;
   G* tail = nullptr;
   int count = 0;
+  M* m = current_m();
+  P* p = m != nullptr ? rt_enter(m) : nullptr;
+  std::uint32_t free_slots = 0;
+  if (p != nullptr)
+    free_slots = local_runq_size - (p->runqtail.load(std::memory_order_relaxed) -
+                                    p->runqhead.load(std::memory_order_acquire));
+  bool fenced = false;
   for (std::size_t i = 0; i < n; ++i) {
     G* gp = gs[i];
     if (gp->is_thread) {
@@ -1455,18 +1476,23 @@ void ready_many(G* const* gs, std::size_t n) {
       continue;
     }
     make_runnable(gp);
+    if (free_slots > 0) {  // thieves only make room: runqput cannot spill
+      --free_slots;
+      fenced = runqput(p, gp, false) || fenced;
+      continue;
+    }
     gp->schedlink = nullptr;
     if (tail) tail->schedlink = gp;
     else head = gp;
     tail = gp;
     ++count;
   }
-  if (count == 0) return;
-  {
+  if (m != nullptr) rt_exit(m);
+  if (count > 0) {
     std::lock_guard lk(sched().lock);
-    globrunqputbatch_locked(head, tail, count);
+    globrunqputbatch_head_locked(head, tail, count);
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!fenced) std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
 }
 

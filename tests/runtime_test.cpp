@@ -316,6 +316,45 @@ TEST(Runtime, YieldedGoroutineRunsWhileSiblingHogsItsP) {
   goro::set_max_procs(old);
 }
 
+// A burst of wake-ups (here a close; in practice timers firing) must run
+// ahead of a backlog of goroutines that never ran: each woken one holds a
+// stack until it finishes, each new one needs one. (100k goroutines sleeping
+// 10 ms once all held a stack at the same time: 400 MiB.)
+TEST(Runtime, WokenGoroutinesRunAheadOfASpawnBacklog) {
+  const int old = goro::set_max_procs(1);  // no thief reorders anything
+  const int woken = 300, backlog = 3000;
+  int order = 0, last_woken_at = -1;
+  std::vector<int> backlog_at;
+  goro::run([&] {
+    auto c = goro::make_chan<int>();
+    goro::wait_group parked, done;
+    parked.add(woken);
+    done.add(woken + backlog);
+    for (int i = 0; i < woken; ++i)
+      goro::go([&, c]() mutable {
+        parked.done();
+        (void)c.recv();
+        last_woken_at = order++;
+        done.done();
+      });
+    parked.wait();
+    goro::yield();  // let the last ones get from done() to parked
+    for (int i = 0; i < backlog; ++i)
+      goro::go([&] {
+        backlog_at.push_back(order++);
+        done.done();
+      });
+    c.close();  // 300 woken while 3000 wait in the run queues
+    done.wait();
+  });
+  goro::set_max_procs(old);
+  int backlog_before = 0;
+  for (int at : backlog_at) backlog_before += at < last_woken_at;
+  // Ahead of them at most the local run queue (256) and runnext.
+  EXPECT_LT(backlog_before, 600) << "woken goroutines ran behind " << backlog_before
+                                 << " never-started ones";
+}
+
 TEST(Runtime, IdleRuntimeUsesNoCpu) {
   goro::run([] {
     std::atomic<int> n{0};
