@@ -262,9 +262,16 @@ class op_window {
 // The per-P directory: locals[i] for P id i < n. Replaced by a larger copy
 // when a P with a larger id first puts; the pool_locals are shared by old and
 // new copies and never move.
-struct local_dir {
-  std::size_t n = 0;
-  std::unique_ptr<pool_local*[]> locals;
+// Read on every get/put, written never (a new one replaces it): on cache lines
+// of its own, like the array it points into, so that no object a goroutine
+// writes (64-byte pool objects are allocated right beside it) shares a line.
+struct alignas(64) local_dir {
+  static constexpr std::size_t pad = 64 / sizeof(pool_local*);
+  explicit local_dir(std::size_t count)
+      : n(count), storage(std::make_unique<pool_local*[]>(count + 2 * pad)), locals(storage.get() + pad) {}
+  std::size_t n;
+  std::unique_ptr<pool_local*[]> storage;  // locals, with a cache line free on each side
+  pool_local** locals;
   local_dir* older = nullptr;  // retired directories, freed with the pool
 };
 
@@ -272,15 +279,17 @@ using dead_list = std::vector<std::pair<void (*)(void*), void*>>;
 
 }  // namespace
 
-struct pool_base::impl {
+// Aligned: its first line (read by every get/put) shares no line with other
+// allocations or with the fields below it, which get written.
+struct alignas(64) pool_base::impl {
   void (*destroy)(void*);
   // Which generation is primary: gen[epoch % 3]. Bumped only by cleanup.
   std::atomic<std::uint32_t> epoch{0};
+  std::atomic<local_dir*> dir{nullptr};
   // Set by a get() that found the victim empty, so that later ones skip it;
   // cleared when cleanup makes a new victim. (Racy by design, as in Go: a late
   // set only hides objects that the next cleanup then destroys.)
-  std::atomic<bool> victim_empty{true};
-  std::atomic<local_dir*> dir{nullptr};
+  alignas(64) std::atomic<bool> victim_empty{true};
   lock_t grow_lock;  // serializes replacing dir
   // Objects put by plain threads (no P), per generation.
   lock_t thread_lock;
@@ -302,9 +311,7 @@ struct pool_base::impl {
     if (d != nullptr && static_cast<std::size_t>(pid) < d->n) return d->locals[pid];
     std::size_t n = std::max<std::size_t>(static_cast<std::size_t>(pid) + 1,
                                           static_cast<std::size_t>(goro::max_procs()));
-    auto nd = std::make_unique<local_dir>();
-    nd->n = n;
-    nd->locals = std::make_unique<pool_local*[]>(n);
+    auto nd = std::make_unique<local_dir>(n);
     std::size_t old_n = d != nullptr ? d->n : 0;
     std::vector<std::unique_ptr<pool_local>> fresh;
     for (std::size_t i = old_n; i < n; ++i) fresh.push_back(std::make_unique<pool_local>());

@@ -1021,7 +1021,6 @@ G* thread_g() {
 // sees the M inside the runtime and backs off, or the M sees p_retaking and
 // waits for the verdict. Without membarrier both sides use seq_cst fences.
 
-
 void setup_asym_fence() {
 #if !defined(GORO_TSAN)
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)

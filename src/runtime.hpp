@@ -256,7 +256,30 @@ void heavy_fence();
 // Inline: get/put of a pool and every ready() enter one, so a call here costs
 // as much as the check itself.
 P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
-M* current_m();                // switch.cpp: an opaque TLS read (PITFALLS.md)
+
+// The current M (null on a plain thread). Every call reads the thread's TLS
+// afresh: the goroutine may be on another thread than at its last call, and
+// no compiler may reuse an earlier result (PITFALLS.md: GCC reused
+// pthread_self() across a park even through a noinline wrapper). On x86-64
+// it is one %fs-relative load in an asm volatile with a memory clobber, which
+// the compiler can neither merge with another nor move across a call;
+// elsewhere a call into switch.cpp that it cannot see through.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GORO_INLINE_CURRENT_M 1
+inline M* current_m() {
+  M* m;
+  asm volatile(
+      "movq goro_detail_tls_m@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(m)
+      :
+      : "memory");
+  return m;
+}
+#else
+#define GORO_INLINE_CURRENT_M 0
+M* current_m();
+#endif
 inline P* rt_enter(M* m) {
   std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
 #if defined(GORO_TSAN)

@@ -22,13 +22,13 @@ namespace goro::detail {
 
 namespace ctx = boost::context::detail;
 
-namespace {
 // initial-exec: one %fs-relative load, not a __tls_get_addr call, even when
 // goro is built position-independent (it is small, so fits the static TLS
-// reserve if a shared libgoro is loaded late).
-[[gnu::tls_model("initial-exec")]] thread_local M* tls_m = nullptr;
+// reserve if a shared libgoro is loaded late). Its assembler name is fixed
+// for current_m's inline load (runtime.hpp).
+[[gnu::tls_model("initial-exec")]] thread_local M* tls_m asm("goro_detail_tls_m") = nullptr;
 
-[[gnu::noinline]] M* read_tls_m();
+namespace {
 
 // A switch saves the thread's exception state and errno into the G leaving
 // and loads the arriving G's. Both live in TLS (__cxa_get_globals and
@@ -85,13 +85,14 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
   return t;
 }
 
-[[gnu::noinline]] M* read_tls_m() {
+}  // namespace
+
+#if !GORO_INLINE_CURRENT_M
+M* current_m() {
   asm volatile("" ::: "memory");
   return tls_m;
 }
-}  // namespace
-
-M* current_m() { return read_tls_m(); }
+#endif
 
 #if defined(GORO_TSAN)
 // TSan fibers are costly to create (milliseconds) and count against TSan's

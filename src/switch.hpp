@@ -30,10 +30,7 @@ void make_context(G* gp, stack* s);
 // (error capture stops there).
 const void* goroutine_entry();
 
-// The current M (null on a plain thread). Never inlined, so that a goroutine
-// that migrated between threads re-reads its thread's TLS (PITFALLS.md).
-struct M;
-M* current_m();
+// current_m(): runtime.hpp.
 
 #if defined(GORO_TSAN)
 void* tsan_fiber_get();
