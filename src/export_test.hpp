@@ -23,6 +23,9 @@ struct sched_counters {
   int spinning;
   int global_runq;
   std::uint64_t cont_steals;  // fork-join continuations taken from another P's deque
+  // Ps sysmon handed off from an M stuck 10 ms in user code (which then runs
+  // on without a P: more goroutines run at once than there are Ps).
+  std::uint64_t running_handoffs;
 };
 sched_counters sched_statistics();
 // Peak live goroutines: begin starts counting goroutine starts minus exits

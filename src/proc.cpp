@@ -98,6 +98,8 @@ struct sched_t {
   // Free Gs not cached by a P. Guarded by lock (gfree_n_hint: a racy peek).
   G* gfree = nullptr;
   std::atomic<int> gfree_n{0};
+  // Ps sysmon took from an M running user code (statistics, for tests).
+  std::atomic<std::uint64_t> nhandoff_running{0};
   int gfree_n_hint() const { return gfree_n.load(std::memory_order_relaxed); }
   // The idle M sleeping until the earliest timer (see stopm), and until when.
   M* timer_sleeper = nullptr;  // guarded by lock
@@ -1101,6 +1103,7 @@ bool retake(std::int64_t now) {
       }
       p->status.store(p_idle, std::memory_order_release);
       handoffp(p);
+      s.nhandoff_running.fetch_add(1, std::memory_order_relaxed);
       took = true;
     }
   }
@@ -1384,6 +1387,7 @@ sched_counters sched_statistics() {
   c.idle_procs = s.npidle.load(std::memory_order_relaxed);
   c.spinning = s.nmspinning.load(std::memory_order_relaxed);
   c.global_runq = s.runqsize.load(std::memory_order_relaxed);
+  c.running_handoffs = s.nhandoff_running.load(std::memory_order_relaxed);
   return c;
 }
 

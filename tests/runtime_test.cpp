@@ -322,36 +322,45 @@ TEST(Runtime, YieldedGoroutineRunsWhileSiblingHogsItsP) {
 // 10 ms once all held a stack at the same time: 400 MiB.)
 TEST(Runtime, WokenGoroutinesRunAheadOfASpawnBacklog) {
   const int old = goro::set_max_procs(1);  // no thief reorders anything
-  const int woken = 300, backlog = 3000;
-  int order = 0, last_woken_at = -1;
-  std::vector<int> backlog_at;
-  goro::run([&] {
-    auto c = goro::make_chan<int>();
-    goro::wait_group parked, done;
-    parked.add(woken);
-    done.add(woken + backlog);
-    for (int i = 0; i < woken; ++i)
-      goro::go([&, c]() mutable {
-        parked.done();
-        (void)c.recv();
-        last_woken_at = order++;
-        done.done();
-      });
-    parked.wait();
-    goro::yield();  // let the last ones get from done() to parked
-    for (int i = 0; i < backlog; ++i)
-      goro::go([&] {
-        backlog_at.push_back(order++);
-        done.done();
-      });
-    c.close();  // 300 woken while 3000 wait in the run queues
-    done.wait();
-  });
+  const int woken = 100, backlog = 1000;
+  int backlog_before = -1;
+  // An attempt counts only if sysmon handed no P off meanwhile: a spawn loop
+  // that takes 10 ms (a sanitizer build) gets its P taken, and the backlog
+  // then starts running before the close.
+  for (int attempt = 0; attempt < 10 && backlog_before < 0; ++attempt) {
+    const auto handoffs = goro::detail::sched_statistics().running_handoffs;
+    int order = 0, last_woken_at = -1;
+    std::vector<int> backlog_at;
+    goro::run([&] {
+      auto c = goro::make_chan<int>();
+      goro::wait_group parked, done;
+      parked.add(woken);
+      done.add(woken + backlog);
+      for (int i = 0; i < woken; ++i)
+        goro::go([&, c]() mutable {
+          parked.done();
+          (void)c.recv();
+          last_woken_at = order++;
+          done.done();
+        });
+      parked.wait();
+      goro::yield();  // let the last ones get from done() to parked
+      for (int i = 0; i < backlog; ++i)
+        goro::go([&] {
+          backlog_at.push_back(order++);
+          done.done();
+        });
+      c.close();  // 100 woken while 1000 wait in the run queues
+      done.wait();
+    });
+    if (goro::detail::sched_statistics().running_handoffs != handoffs) continue;
+    backlog_before = 0;
+    for (int at : backlog_at) backlog_before += at < last_woken_at;
+  }
   goro::set_max_procs(old);
-  int backlog_before = 0;
-  for (int at : backlog_at) backlog_before += at < last_woken_at;
+  if (backlog_before < 0) GTEST_SKIP() << "sysmon handed the P off in every attempt";
   // Ahead of them at most the local run queue (256) and runnext.
-  EXPECT_LT(backlog_before, 600) << "woken goroutines ran behind " << backlog_before
+  EXPECT_LT(backlog_before, 400) << "woken goroutines ran behind " << backlog_before
                                  << " never-started ones";
 }
 
