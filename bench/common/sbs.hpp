@@ -4,8 +4,8 @@
 // Every program speaks the protocol bench/compare parses (bench/go/main.go speaks it too):
 //   --list            print the workload ids this program knows, one a line, and exit
 //   --only ID[,ID..]  run only these workloads (compare runs one workload per process)
-//   --procs N         worker count for runtimes that take one (Boost.Fiber, oneTBB);
-//                     goro and Go read GOMAXPROCS from the environment instead
+//   --procs N         worker count for Boost.Fiber and oneTBB, and goro's and Go's P
+//                     count (GOMAXPROCS); without it, GOMAXPROCS from the environment
 //   --scale F         multiply the op counts of per-op workloads (quick smoke runs)
 // and prints, one line per figure:
 //   BENCH <id> <value> <unit>
@@ -33,6 +33,7 @@ struct options {
   std::vector<std::string> only;  // empty: all
   bool list = false;
   int procs = 0;                  // 0: from GOMAXPROCS, else hardware threads
+  bool procs_given = false;       // --procs was passed (goro then sets its P count)
   double scale = 1.0;
 };
 
@@ -80,6 +81,7 @@ inline options& parse(int argc, char** argv) {
       split_ids(next(), o.only);
     } else if (a == "-procs") {
       o.procs = std::atoi(next().c_str());
+      o.procs_given = o.procs > 0;
     } else if (a == "-scale") {
       o.scale = std::atof(next().c_str());
       if (!(o.scale > 0)) usage(argv[0]);

@@ -28,6 +28,9 @@ inline int goro_main(int argc, char** argv, std::vector<workload> in_runtime,
   bool any = false;
   for (const auto& w : in_runtime) any = any || selected(w.id);
   if (!any) return 0;
+  // As Go's program does with -procs (bench/go/main.go); otherwise goro reads
+  // GOMAXPROCS itself.
+  if (opts().procs_given) goro::set_max_procs(opts().procs);
   return goro::run([&in_runtime] { run_selected(in_runtime); });
 }
 
