@@ -301,17 +301,19 @@ TEST(Time, ResetReportsWhetherActive) {
 // be honoured, for timers and for tickers.
 TEST(Time, ResetToLaterDoesNotFireAtTheOldDeadline) {
   goro::run([] {
-    goro::timer t(20ms);
+    // Deadlines far apart, so that a slow (sanitizer, loaded) run cannot make
+    // the first one pass before the reset, or the sleep outlast the second.
+    goro::timer t(200ms);
     auto t0 = goro::clock::now();
-    EXPECT_TRUE(t.reset(300ms));  // later: the 20 ms entry stays in its heap
-    goro::sleep(100ms);           // ...and comes due meanwhile
+    EXPECT_TRUE(t.reset(1s));  // later: the 200 ms entry stays in its heap
+    goro::sleep(400ms);        // ...and comes due meanwhile
     EXPECT_FALSE(t.c().try_recv()) << "fired at the deadline it was reset away from";
     EXPECT_TRUE(t.c().recv());
-    EXPECT_GE(since(t0), 300ms);
+    EXPECT_GE(since(t0), 1s);
     EXPECT_FALSE(t.stop());  // fired once, and only once
     EXPECT_FALSE(t.c().try_recv());
 
-    goro::timer u(50ms);
+    goro::timer u(500ms);
     EXPECT_TRUE(u.reset(1h));   // lazily later...
     t0 = goro::clock::now();
     EXPECT_TRUE(u.reset(20ms)); // ...then earlier than its entry: moved now
