@@ -38,7 +38,6 @@
 #include <string_view>
 
 #include "export_test.hpp"
-#include "switch.hpp"
 
 namespace goro::detail {
 
@@ -93,7 +92,6 @@ struct unwind_state {
   void** out;
   std::uint32_t n;
   std::uint32_t skip;
-  std::uintptr_t entry;  // goroutine_main: where a goroutine's stack begins
 };
 
 _Unwind_Reason_Code collect_frame(_Unwind_Context* ctx, void* arg) {
@@ -103,10 +101,6 @@ _Unwind_Reason_Code collect_frame(_Unwind_Context* ctx, void* arg) {
     return _URC_NO_REASON;
   }
   if (st->n == max_error_frames) return _URC_END_OF_STACK;
-  // The runtime's entry frame and Boost.Context's trampoline below it tell the
-  // reader nothing (Go's traces stop at the goroutine's function too); not
-  // unwinding them saves two frames, one of them in another library.
-  if (_Unwind_GetRegionStart(ctx) == st->entry) return _URC_END_OF_STACK;
   std::uintptr_t ip = _Unwind_GetIP(ctx);
   if (ip == 0) return _URC_END_OF_STACK;
   st->out[st->n++] = reinterpret_cast<void*>(ip);
@@ -137,7 +131,7 @@ backtrace_fn libunwind_backtrace() {
     r->nframes = n > 1 ? static_cast<std::uint32_t>(n - 1) : 0;
     std::memcpy(r->frames, buf + 1, r->nframes * sizeof(void*));
   } else {
-    unwind_state st{r->frames, 0, 1, reinterpret_cast<std::uintptr_t>(goroutine_entry())};
+    unwind_state st{r->frames, 0, 1};
     _Unwind_Backtrace(&collect_frame, &st);
     r->nframes = st.n;
   }
@@ -205,11 +199,11 @@ std::string error::stack_trace() const {
   if (!r_->symbolized) {
     std::ostringstream os;
     for (std::uint32_t i = 0; i < r_->nframes; ++i) {
-      boost::stacktrace::frame f(r_->frames[i]);
+      std::string line = boost::stacktrace::to_string(boost::stacktrace::frame(r_->frames[i]));
       // A goroutine's stack ends in the runtime's entry and Boost.Context's
-      // trampoline (libunwind's capture does not stop there by itself).
-      if (f.name().starts_with("goro::detail::goroutine_main")) break;
-      os << (i < 10 ? " " : "") << i << "# " << boost::stacktrace::to_string(f) << '\n';
+      // trampoline: nothing for the reader (Go's traces stop there too).
+      if (line.starts_with("goro::detail::goroutine_main")) break;
+      os << (i < 10 ? " " : "") << i << "# " << line << '\n';
     }
     r_->symbols = os.str();
     r_->symbolized = true;

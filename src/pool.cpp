@@ -228,6 +228,13 @@ struct pool_gen_local {
   // handshake): relaxed atomics so that the handshake's accesses are no race.
   std::atomic<void*> priv{nullptr};
   pool_chain shared;
+
+  // Empties the private slot (plain load and store: see priv). Null if empty.
+  void* take_priv() {
+    void* x = priv.load(std::memory_order_relaxed);
+    if (x != nullptr) priv.store(nullptr, std::memory_order_relaxed);
+    return x;
+  }
 };
 
 // One P's caches. Padded so that Ps do not share cache lines.
@@ -262,16 +269,9 @@ class op_window {
 // The per-P directory: locals[i] for P id i < n. Replaced by a larger copy
 // when a P with a larger id first puts; the pool_locals are shared by old and
 // new copies and never move.
-// Read on every get/put, written never (a new one replaces it): on cache lines
-// of its own, like the array it points into, so that no object a goroutine
-// writes (64-byte pool objects are allocated right beside it) shares a line.
-struct alignas(64) local_dir {
-  static constexpr std::size_t pad = 64 / sizeof(pool_local*);
-  explicit local_dir(std::size_t count)
-      : n(count), storage(std::make_unique<pool_local*[]>(count + 2 * pad)), locals(storage.get() + pad) {}
-  std::size_t n;
-  std::unique_ptr<pool_local*[]> storage;  // locals, with a cache line free on each side
-  pool_local** locals;
+struct local_dir {
+  std::size_t n = 0;
+  std::unique_ptr<pool_local*[]> locals;
   local_dir* older = nullptr;  // retired directories, freed with the pool
 };
 
@@ -279,17 +279,15 @@ using dead_list = std::vector<std::pair<void (*)(void*), void*>>;
 
 }  // namespace
 
-// Aligned: its first line (read by every get/put) shares no line with other
-// allocations or with the fields below it, which get written.
-struct alignas(64) pool_base::impl {
+struct pool_base::impl {
   void (*destroy)(void*);
   // Which generation is primary: gen[epoch % 3]. Bumped only by cleanup.
   std::atomic<std::uint32_t> epoch{0};
-  std::atomic<local_dir*> dir{nullptr};
   // Set by a get() that found the victim empty, so that later ones skip it;
   // cleared when cleanup makes a new victim. (Racy by design, as in Go: a late
   // set only hides objects that the next cleanup then destroys.)
-  alignas(64) std::atomic<bool> victim_empty{true};
+  std::atomic<bool> victim_empty{true};
+  std::atomic<local_dir*> dir{nullptr};
   lock_t grow_lock;  // serializes replacing dir
   // Objects put by plain threads (no P), per generation.
   lock_t thread_lock;
@@ -311,7 +309,9 @@ struct alignas(64) pool_base::impl {
     if (d != nullptr && static_cast<std::size_t>(pid) < d->n) return d->locals[pid];
     std::size_t n = std::max<std::size_t>(static_cast<std::size_t>(pid) + 1,
                                           static_cast<std::size_t>(goro::max_procs()));
-    auto nd = std::make_unique<local_dir>(n);
+    auto nd = std::make_unique<local_dir>();
+    nd->n = n;
+    nd->locals = std::make_unique<pool_local*[]>(n);
     std::size_t old_n = d != nullptr ? d->n : 0;
     std::vector<std::unique_ptr<pool_local>> fresh;
     for (std::size_t i = old_n; i < n; ++i) fresh.push_back(std::make_unique<pool_local>());
@@ -336,13 +336,8 @@ struct alignas(64) pool_base::impl {
     // The victim cache, last, so that its objects age out if they can.
     if (victim_empty.load(std::memory_order_acquire)) return nullptr;
     const std::uint32_t v = (cur + ngens - 1) % ngens;
-    if (l != nullptr) {
-      std::atomic<void*>& priv = l->gen[v].priv;
-      if (void* x = priv.load(std::memory_order_relaxed)) {
-        priv.store(nullptr, std::memory_order_relaxed);
-        return x;
-      }
-    }
+    if (l != nullptr)
+      if (void* x = l->gen[v].take_priv()) return x;
     if (void* x = steal(v, pid)) return x;
     if (void* x = pop_thread(v)) return x;
     victim_empty.store(true, std::memory_order_release);
@@ -392,10 +387,7 @@ struct alignas(64) pool_base::impl {
     if (local_dir* d = dir.load(std::memory_order_acquire)) {
       for (std::size_t i = 0; i < d->n; ++i) {
         pool_gen_local& l = d->locals[i]->gen[g];
-        if (void* x = l.priv.load(std::memory_order_relaxed)) {
-          l.priv.store(nullptr, std::memory_order_relaxed);
-          out.emplace_back(destroy, x);
-        }
+        if (void* x = l.take_priv()) out.emplace_back(destroy, x);
         while (void* x = l.shared.pop_tail()) out.emplace_back(destroy, x);
       }
     }
@@ -495,17 +487,14 @@ void* pool_base::get() noexcept {
   // A runtime section: sysmon cannot take the P (pid) until we return, and
   // nothing in here parks.
   rt_section sec;
-  pool_local* l = sec.p ? p.find_local(sec.p->id) : nullptr;
-  if (l == nullptr) return p.get_slow(p.epoch.load(std::memory_order_acquire) % ngens, nullptr, -1);
+  const int pid = sec.p ? sec.p->id : -1;
+  pool_local* l = pid >= 0 ? p.find_local(pid) : nullptr;
+  if (l == nullptr) return p.get_slow(p.epoch.load(std::memory_order_acquire) % ngens, nullptr, pid);
   op_window w(l);
   const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
-  std::atomic<void*>& priv = l->gen[cur].priv;
-  if (void* x = priv.load(std::memory_order_relaxed)) {
-    priv.store(nullptr, std::memory_order_relaxed);
-    return x;
-  }
+  if (void* x = l->gen[cur].take_priv()) return x;
   if (void* x = l->gen[cur].shared.pop_head()) return x;
-  return p.get_slow(cur, l, sec.p->id);
+  return p.get_slow(cur, l, pid);
 }
 
 void pool_base::put(void* x) noexcept {

@@ -98,8 +98,6 @@ struct sched_t {
   // Free Gs not cached by a P. Guarded by lock (gfree_n_hint: a racy peek).
   G* gfree = nullptr;
   std::atomic<int> gfree_n{0};
-  // Ps sysmon took from an M running user code (statistics, for tests).
-  std::atomic<std::uint64_t> nhandoff_running{0};
   int gfree_n_hint() const { return gfree_n.load(std::memory_order_relaxed); }
   // The idle M sleeping until the earliest timer (see stopm), and until when.
   M* timer_sleeper = nullptr;  // guarded by lock
@@ -110,6 +108,8 @@ struct sched_t {
   std::atomic<int> run_active{0};  // goro::run calls blocked waiting for their main
   std::atomic<bool> started{false};
   std::once_flag init_once;
+  // Ps sysmon took from an M running user code (statistics, for tests).
+  std::atomic<std::uint64_t> nhandoff_running{0};
 };
 
 sched_t& sched() {
@@ -257,12 +257,16 @@ constexpr std::uint32_t runnext_streak_max = 64;
 // runnext_streak_max Gs in a row), this P's newest fork-join continuation
 // (LIFO), the run queue, the yield slot; runnext last if it was passed over.
 G* runqget(P* p) {
-  G* next = p->runnext.load(std::memory_order_relaxed);
-  if (next != nullptr && p->runnext_streak < runnext_streak_max &&
-      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire)) {
+  auto take_runnext = [p]() -> G* {
+    G* next = p->runnext.load(std::memory_order_relaxed);
+    if (next == nullptr ||
+        !p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire))
+      return nullptr;
     ++p->runnext_streak;
     return next;
-  }
+  };
+  if (p->runnext_streak < runnext_streak_max)
+    if (G* gp = take_runnext()) return gp;
   p->runnext_streak = 0;
   if (G* gp = p->contq.pop()) return gp;
   if (G* gp = runq_pop(p)) return gp;
@@ -270,13 +274,7 @@ G* runqget(P* p) {
     p->yslot.store(nullptr, std::memory_order_relaxed);
     return gp;
   }
-  next = p->runnext.load(std::memory_order_relaxed);
-  if (next != nullptr &&
-      p->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acquire)) {
-    p->runnext_streak = 1;
-    return next;
-  }
-  return nullptr;
+  return take_runnext();
 }
 
 constexpr std::int64_t runnext_grace_ns = 20'000;
@@ -1022,6 +1020,7 @@ G* thread_g() {
 // running thread execute a full barrier) and then loads in_rt. Either sysmon
 // sees the M inside the runtime and backs off, or the M sees p_retaking and
 // waits for the verdict. Without membarrier both sides use seq_cst fences.
+// (light_fence/heavy_fence: runtime.hpp.)
 
 void setup_asym_fence() {
 #if !defined(GORO_TSAN)
@@ -1029,7 +1028,6 @@ void setup_asym_fence() {
     asym_fence.store(true, std::memory_order_relaxed);
 #endif
 }
-
 
 // m lost (or may have lost) p while in user code: wait for sysmon's verdict,
 // then keep p, or take an idle P, or go without.
@@ -1471,7 +1469,6 @@ void ready_many(G* const* gs, std::size_t n) {
   if (p != nullptr)
     free_slots = local_runq_size - (p->runqtail.load(std::memory_order_relaxed) -
                                     p->runqhead.load(std::memory_order_acquire));
-  bool fenced = false;
   for (std::size_t i = 0; i < n; ++i) {
     G* gp = gs[i];
     if (gp->is_thread) {
@@ -1481,7 +1478,7 @@ void ready_many(G* const* gs, std::size_t n) {
     make_runnable(gp);
     if (free_slots > 0) {  // thieves only make room: runqput cannot spill
       --free_slots;
-      fenced = runqput(p, gp, false) || fenced;
+      runqput(p, gp, false);
       continue;
     }
     gp->schedlink = nullptr;
@@ -1495,7 +1492,7 @@ void ready_many(G* const* gs, std::size_t n) {
     std::lock_guard lk(sched().lock);
     globrunqputbatch_head_locked(head, tail, count);
   }
-  if (!fenced) std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
 }
 

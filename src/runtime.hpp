@@ -247,16 +247,7 @@ inline void light_fence() {
 }
 void heavy_fence();
 
-// ---- runtime sections -----------------------------------------------------------
-// Code that uses the current M's P brackets itself in a runtime section: sysmon
-// never takes a P from an M inside one. Outside sections (user code) the P may
-// be taken at any time; rt_enter notices and returns the P the section may use
-// (possibly another idle one), or null: then the section must do without (a
-// global queue instead of the local one, and so on).
-// Inline: get/put of a pool and every ready() enter one, so a call here costs
-// as much as the check itself.
-P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
-
+// ---- the current M ----------------------------------------------------------------
 // The current M (null on a plain thread). Every call reads the thread's TLS
 // afresh: the goroutine may be on another thread than at its last call, and
 // no compiler may reuse an earlier result (PITFALLS.md: GCC reused
@@ -280,6 +271,17 @@ inline M* current_m() {
 #define GORO_INLINE_CURRENT_M 0
 M* current_m();
 #endif
+
+// ---- runtime sections -----------------------------------------------------------
+// Code that uses the current M's P brackets itself in a runtime section: sysmon
+// never takes a P from an M inside one. Outside sections (user code) the P may
+// be taken at any time; rt_enter notices and returns the P the section may use
+// (possibly another idle one), or null: then the section must do without (a
+// global queue instead of the local one, and so on).
+// Inline: get/put of a pool and every ready() enter one, so a call here costs
+// as much as the check itself.
+P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
+
 inline P* rt_enter(M* m) {
   std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
 #if defined(GORO_TSAN)

@@ -132,8 +132,6 @@ void set_current_m(M* m) {
 
 void goroutine_main(ctx::transfer_t t);  // proc.cpp
 
-const void* goroutine_entry() { return reinterpret_cast<const void*>(&goroutine_main); }
-
 void make_context(G* gp, stack* s) {
   gp->stk = s;
   gp->ctx = ctx::make_fcontext(s->hi, s->size(), &goroutine_main);

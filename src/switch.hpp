@@ -26,10 +26,6 @@ M* switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits = fa
 // Prepares a never-run G's context on stack s (entry: goroutine_main).
 void make_context(G* gp, stack* s);
 
-// goroutine_main's address: the outermost frame of every goroutine's stack
-// (error capture stops there).
-const void* goroutine_entry();
-
 // current_m(): runtime.hpp.
 
 #if defined(GORO_TSAN)

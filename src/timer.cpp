@@ -222,9 +222,11 @@ std::int64_t run_due_timers(std::int64_t now, bool notify) {
       s->mu.unlock();
       // We own the heap's reference now.
       t->mu.lock();
-      if (t->seq == seq && t->pending && t->when > now) {
+      if (t->seq != seq || !t->pending) {
+        // stopped or re-armed since this entry was pushed: a stale entry
+      } else if (t->when > now) {
         timer_arm(t, t->when);  // reset to later since this entry was pushed
-      } else if (t->seq == seq && t->pending) {
+      } else {
         t->pending = false;
         t->f(t, now, batch);
         if (t->period > 0 && !t->pending && t->seq == seq) {

@@ -35,6 +35,23 @@ struct latch {
   }
 };
 
+// Wakes each goroutine parked on wake[i] (from this plain thread, so each
+// resumes on whichever M takes it) for at least min_rounds rounds, then keeps
+// going until every goroutine has been counted in `migrated` once on average,
+// or 20 s have passed; then closes the channels. Which M a woken goroutine
+// resumes on is up to the scheduler and the kernel: CI once ran 50 rounds in
+// 4 ms without ever scheduling the second M.
+void wake_until_migrated(std::vector<goro::chan<int>>& wake, int min_rounds,
+                         const std::atomic<int>& migrated) {
+  const int n = static_cast<int>(wake.size());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (int r = 0; r < min_rounds ||
+                  (migrated.load() < n && std::chrono::steady_clock::now() < deadline);
+       ++r)
+    for (auto& c : wake) c.send(r);
+  for (auto& c : wake) c.close();
+}
+
 // errno and pthread_self are declared `const` by glibc, so a compiler may
 // reuse a result computed before a park after it, when the goroutine may run
 // on another thread (PITFALLS.md). `noinline` alone is not enough: GCC and
@@ -467,13 +484,7 @@ TEST(Runtime, ExceptionStateFollowsGoroutineAcrossThreads) {
       done.count_down();
     });
   }
-  // As in ErrnoPreservedAcrossPark: run until resumptions on another thread
-  // have been seen, within a bound, rather than trust the kernel to schedule
-  // both Ms within a fixed number of rounds.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (int r = 0; r < min_rounds || (migrated.load() < n && std::chrono::steady_clock::now() < deadline); ++r)
-    for (auto& c : wake) c.send(r);
-  for (auto& c : wake) c.close();
+  wake_until_migrated(wake, min_rounds, migrated);
   stop_throwers = true;
   ASSERT_TRUE(done.wait());
   EXPECT_EQ(ok.load(), n);
@@ -536,14 +547,7 @@ TEST(Runtime, ErrnoPreservedAcrossPark) {
       done.count_down();
     });
   }
-  // Which M a woken goroutine resumes on is up to the scheduler and the
-  // kernel (CI once ran 50 rounds in 4 ms with the second M never scheduled),
-  // so keep going, within a bound, until resumptions on another thread have
-  // been seen: every one of them checks errno.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (int r = 0; r < min_rounds || (migrated.load() < n && std::chrono::steady_clock::now() < deadline); ++r)
-    for (auto& c : wake) c.send(r);
-  for (auto& c : wake) c.close();
+  wake_until_migrated(wake, min_rounds, migrated);
   ASSERT_TRUE(done.wait());
   stop = true;
   ASSERT_TRUE(stopped.wait());
