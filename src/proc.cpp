@@ -240,13 +240,14 @@ bool runqput(P* p, G* gp, bool next) {
 
 // Owner only: the ring's oldest G.
 // Starts loading what the goroutine behind the one just popped will touch
-// first: the top of its saved stack (the context the switch restores, and the
-// frames it returns through) and its stack's header (written when it exits).
-// After a wake-up burst (10k goroutines readied by one close) every one of them
-// is cold, each on a page of its own, and the switch stalled on that miss for
-// ~40% of the burst; loading it while the current goroutine runs takes 20-30%
-// off ctx_cancel_10k (docs/performance.md). The goroutine after that gets its G
-// loaded, so its ctx is at hand next time.
+// first: the top of its saved stack (the context the switch restores and the
+// frames it returns through), the 256 bytes below it (where the switch's
+// on-top hook and the exit path run) and its stack's header (written when it
+// exits). After a wake-up burst (10k goroutines readied by one close) every
+// one of them is cold, each on a page of its own, and the switch stalled on
+// that miss for ~40% of the burst (perf); loading it while the current
+// goroutine runs takes 20-30% off ctx_cancel_10k. The goroutine after that
+// gets its G loaded, so its ctx is at hand next time.
 //
 // The read of nx's fields races with a thief that takes and runs nx meanwhile:
 // a stale address only wastes a prefetch, and G structs are never freed, so the
@@ -259,7 +260,7 @@ inline void prefetch_after_pop(P* p, std::uint32_t next, std::uint32_t tail) {
   if (next + 1 != tail)
     __builtin_prefetch(p->runq[(next + 1) % local_runq_size].load(std::memory_order_relaxed));
   if (auto* c = static_cast<const char*>(__atomic_load_n(&nx->ctx, __ATOMIC_RELAXED)))
-    for (int k = 0; k < 8; ++k) __builtin_prefetch(c + 64 * k);
+    for (int k = -4; k < 8; ++k) __builtin_prefetch(c + 64 * k);
   if (stack* s = __atomic_load_n(&nx->stk, __ATOMIC_RELAXED)) __builtin_prefetch(s, 1);
 }
 
@@ -793,7 +794,7 @@ std::uint64_t new_goid(P* p) {
 // Gives gp its stack on first run. m holds a P.
 void prepare_to_run(M* m, G* gp) {
   if (gp->stk == nullptr) {
-    stack* stk = stack_alloc(&m->p->stack_cache, &m->p->stack_cache_n);
+    stack* stk = stack_alloc(m->p->stacks);
     make_context(gp, stk);
   }
   gp->status.store(g_running, std::memory_order_relaxed);
@@ -983,8 +984,7 @@ void gfget_batch(P* p) {
 
 void post_exit(G* gp, void*) {
   P* p = current_m()->p;
-  if (p) stack_free(gp->stk, &p->stack_cache, &p->stack_cache_n);
-  else stack_free(gp->stk, nullptr, nullptr);
+  stack_free(gp->stk, p ? &p->stacks : nullptr);
   gp->stk = nullptr;
   gp->ctx = nullptr;
 #if defined(GORO_TSAN)

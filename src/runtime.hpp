@@ -211,8 +211,7 @@ struct P {
   // scheduling, sysmon hands the P (slot included) to another M after 10 ms.
   std::atomic<G*> yslot{nullptr};
   // owner: caches that keep the spawn path free of locks.
-  stack* stack_cache = nullptr;
-  int stack_cache_n = 0;
+  stack_cache stacks;
   G* gfree = nullptr;
   int gfree_n = 0;
   std::uint64_t goid_next = 0, goid_end = 0;

@@ -23,7 +23,6 @@ namespace {
 constexpr std::size_t header_size = 64;  // sizeof(stack) rounded to a cache line
 static_assert(sizeof(stack) <= header_size);
 constexpr std::size_t chunk_bytes = 64u << 20;  // one mmap carves this many bytes of stacks
-constexpr int per_p_cache_max = 32;
 // Warm stacks kept indefinitely beyond the per-P caches. Stacks above this
 // watermark stay warm too (a burst of goroutines is often followed by another)
 // until they have sat unused for scavenge_age_ns; then an idle M returns their
@@ -119,7 +118,6 @@ stack* carve(pool_t& p) {
   auto* s = reinterpret_cast<stack*>(top - header_size);
   s->lo = lo;
   s->hi = reinterpret_cast<char*>(s);
-  s->next = nullptr;
   s->cold = false;
   s->guarded = false;
   if (p.guard_left > 0 && mprotect(base, pg, PROT_NONE) == 0) {
@@ -168,17 +166,12 @@ static bool has_current_size(const stack* s) {
          default_size_cache.load(std::memory_order_relaxed);
 }
 
-stack* stack_alloc(stack** cache, int* cache_n) {
+stack* stack_alloc(stack_cache& cache) {
   if (default_size_cache.load(std::memory_order_relaxed) == 0) stack_default_size();
   for (;;) {
-    while (*cache != nullptr) {
-      stack* s = *cache;
-      *cache = s->next;
-      --*cache_n;
-      if (has_current_size(s)) {
-        s->next = nullptr;
-        return s;
-      }
+    while (cache.n > 0) {
+      stack* s = cache.s[--cache.n];
+      if (has_current_size(s)) return s;
       madvise(s->lo, s->size(), MADV_DONTNEED);  // old size: abandon (rare)
     }
     // Refill half the cache from the warm pool in one lock (Go's stackcacherefill):
@@ -186,55 +179,45 @@ stack* stack_alloc(stack** cache, int* cache_n) {
     pool_t& p = pool();
     std::lock_guard lk(p.mu);
     if (!p.warm.empty()) {
-      int n = std::min<int>(per_p_cache_max / 2, static_cast<int>(p.warm.size()));
+      int n = std::min<int>(stack_cache::max / 2, static_cast<int>(p.warm.size()));
       for (int i = 0; i < n; ++i) {
-        stack* s = p.warm.back();
+        cache.s[cache.n++] = p.warm.back();
         p.warm.pop_back();
-        s->next = *cache;
-        *cache = s;
-        ++*cache_n;
       }
       if (p.warm.size() < p.warm_low) p.warm_low = p.warm.size();
       continue;
     }
-    stack* s = nullptr;
     if (!p.cold.empty()) {
       auto c = p.cold.back();
       p.cold.pop_back();
-      s = reinterpret_cast<stack*>(c.lo + c.size - header_size);
+      auto* s = reinterpret_cast<stack*>(c.lo + c.size - header_size);
       s->lo = c.lo;
       s->hi = reinterpret_cast<char*>(s);
       s->guarded = c.guarded;
       s->cold = false;
-    } else {
-      s = carve(p);
+      return s;
     }
-    s->next = nullptr;
-    return s;
+    return carve(p);
   }
 }
 
-void stack_free(stack* s, stack** cache, int* cache_n) {
+void stack_free(stack* s, stack_cache* cache) {
   san::unpoison_stack(s->lo, s->size());
-  if (cache != nullptr && *cache_n < per_p_cache_max) {
-    s->next = *cache;
-    *cache = s;
-    ++*cache_n;
+  if (cache != nullptr && cache->n < stack_cache::max) {
+    cache->s[cache->n++] = s;
     return;
   }
-  // The cache is full: give back half of it with s in one lock (Go's
+  // The cache is full: give back its older half with s in one lock (Go's
   // stackcacherelease). One lock per freed stack had the Ms exiting a burst of
   // goroutines (a close broadcast) sleeping on this mutex in turn.
   pool_t& p = pool();
   std::lock_guard lk(p.mu);
   p.warm.push_back(s);
   if (cache != nullptr) {
-    for (int i = 0; i < per_p_cache_max / 2 && *cache != nullptr; ++i) {
-      stack* c = *cache;
-      *cache = c->next;
-      --*cache_n;
-      p.warm.push_back(c);
-    }
+    constexpr int half = stack_cache::max / 2;
+    p.warm.insert(p.warm.end(), cache->s, cache->s + half);
+    std::copy(cache->s + half, cache->s + cache->n, cache->s);
+    cache->n -= half;
   }
 }
 

@@ -33,7 +33,6 @@ namespace goro::detail {
 struct stack {
   char* lo;          // lowest usable byte; the guard page (if any) is below it
   char* hi;          // one past the highest usable byte; the header sits here
-  stack* next;       // free-list link; owned by whoever holds the stack
   bool guarded;      // a PROT_NONE page lies directly below lo
   bool cold;         // pages were returned to the OS
   std::size_t size() const { return static_cast<std::size_t>(hi - lo); }
@@ -43,11 +42,22 @@ struct stack {
 std::size_t stack_default_size();
 void stack_set_default_size(std::size_t bytes);
 
-// A stack of the current default size: from `cache` (a per-P free list with
-// *cache_n entries) if possible, else from the global pool, else newly carved.
-stack* stack_alloc(stack** cache, int* cache_n);
-// Returns s to `cache`, spilling to the global pool past the per-P limit.
-void stack_free(stack* s, stack** cache, int* cache_n);
+// A P's stacks at hand (Go's stackcache), owned by the P's M: an array, not a
+// list threaded through the stacks, so moving a batch to or from the pool reads
+// no stack header (each is a cache and TLB miss: a burst of 10k exits used to
+// chase 16 of them on every spill).
+struct stack_cache {
+  static constexpr int max = 32;
+  int n = 0;  // s[0..n) are free stacks, the most recently freed last
+  stack* s[max];
+};
+
+// A stack of the current default size: from `cache` if possible, else from
+// the global pool (refilling half of `cache`), else newly carved.
+stack* stack_alloc(stack_cache& cache);
+// Returns s to `cache` (may be null), spilling half of it to the global pool
+// when it is full.
+void stack_free(stack* s, stack_cache* cache);
 
 // True if a fault at `addr` is in the guard page of s.
 inline bool stack_guard_hit(const stack* s, const void* addr, std::size_t page) {
