@@ -304,6 +304,8 @@ G* runqget(P* p) {
   return take_runnext();
 }
 
+// How long a thief waits before it takes a running P's runnext (Go: ~3 µs,
+// a usleep(3) that the VMs here stretch to ~60 µs).
 constexpr std::int64_t runnext_grace_ns = 20'000;
 
 // Grabs half of p's queue into batch[batch_head...]; returns how many.
@@ -634,8 +636,12 @@ G* steal_work(M* m, P* p, bool steal_runnext) {
 
 // Time a spinning M keeps looking before it gives up its P and parks. Waking
 // a parked thread costs ~10-20 µs on the VMs goro is tuned on, so a short spin
-// is much cheaper than a futex round trip when work arrives in bursts.
+// is much cheaper than a futex round trip when work arrives in bursts. (5 µs,
+// with a 3 µs runnext grace, measured no different on the side-by-side
+// workloads in session 5.) Longer than the runnext grace, so that one spin
+// can end in taking runnext.
 constexpr std::int64_t spin_window_ns = 50'000;
+static_assert(runnext_grace_ns < spin_window_ns);
 
 // Finds a runnable G for m (which holds a P), blocking if there is none.
 // Returns with m->p set (it may be a different P than on entry).

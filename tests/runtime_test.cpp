@@ -333,6 +333,47 @@ TEST(Runtime, YieldedGoroutineRunsWhileSiblingHogsItsP) {
   goro::set_max_procs(old);
 }
 
+// A goroutine readied into runnext by a P that then computes without a
+// scheduling point is taken by an idle P's M (a thief takes runnext once the
+// owner has not scheduled for the runnext grace), not left for sysmon's 10 ms
+// hand-off of the whole P.
+TEST(Runtime, RunnextOfAHoggingPIsStolen) {
+  const int old = goro::set_max_procs(2);
+  int stolen = 0, attempts = 0;
+  for (; attempts < 10 && stolen == 0; ++attempts) {
+    const auto handoffs = goro::detail::sched_statistics().running_handoffs;
+    std::atomic<bool> ran{false}, gave_up{false};
+    goro::run([&] {
+      auto c = goro::make_chan<int>();
+      goro::wait_group wg;
+      wg.add(2);
+      goro::go([&, c]() mutable {
+        (void)c.recv();
+        ran = true;
+        wg.done();
+      });
+      goro::go([&, c]() mutable {
+        // Succeeds once the receiver is parked on c, and readies it into this
+        // P's runnext; meanwhile the other P has gone idle.
+        while (!c.try_send(1)) goro::sleep(std::chrono::milliseconds(1));
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!ran.load())  // no scheduling point
+          if (std::chrono::steady_clock::now() > deadline) {
+            gave_up = true;
+            break;
+          }
+        wg.done();
+      });
+      wg.wait();
+    });
+    ASSERT_FALSE(gave_up.load()) << "the readied goroutine never ran";
+    if (goro::detail::sched_statistics().running_handoffs == handoffs) ++stolen;
+  }
+  goro::set_max_procs(old);
+  EXPECT_GT(stolen, 0) << "in " << attempts
+                       << " attempts the readied goroutine ran only after sysmon's hand-off";
+}
+
 // A burst of wake-ups (here a close; in practice timers firing) must run
 // ahead of a backlog of goroutines that never ran: each woken one holds a
 // stack until it finishes, each new one needs one. (100k goroutines sleeping
