@@ -445,6 +445,7 @@ void startm(P* p, bool spinning) {
     nm->in_idle = false;
   }
   int id = nm ? 0 : ++s.mcount;
+  if (id != 0) threads_ever.store(id, std::memory_order_seq_cst);  // before it runs anything
   s.lock.unlock();
   if (nm == nullptr) {
     nm = new M;  // Ms live forever (an idle pool), as in Go
@@ -1016,6 +1017,7 @@ void init_runtime() {
   }
   s.nallp = n;
   s.gomaxprocs.store(n, std::memory_order_relaxed);
+  reader_slots_on.store(n > 1, std::memory_order_relaxed);
   s.lock.unlock();
   crash_install();
   install_sigquit();
@@ -1185,6 +1187,8 @@ void wake_sysmon() {
 }  // namespace
 
 std::atomic<bool> asym_fence{false};
+std::atomic<int> threads_ever{0};
+std::atomic<bool> reader_slots_on{false};
 
 void heavy_fence() {
   if (!asym_fence.load(std::memory_order_relaxed) ||
@@ -1669,6 +1673,7 @@ int set_max_procs(int n) {
   }
   s.nallp = std::max(n, s.nallp);
   s.gomaxprocs.store(n, std::memory_order_relaxed);
+  reader_slots_on.store(n > 1, std::memory_order_relaxed);
   // Idle Ps beyond n leave the idle list now; running ones retire themselves
   // at their next trip through the scheduler (findrunnable).
   P** link = &s.pidle;

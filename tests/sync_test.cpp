@@ -11,6 +11,7 @@
 #include <goro/chan.hpp>
 #include <goro/runtime.hpp>
 #include <goro/sync.hpp>
+#include <goro/time.hpp>
 
 #include <gtest/gtest.h>
 
@@ -545,6 +546,119 @@ TEST_F(RWMutexTest, WaitingWriterStopsNewReaders) {
       EXPECT_TRUE(reader2_saw_writer_done.load());
     });
   }
+}
+
+// A goroutine's read lock sits in a slot of its P (src/sync.cpp), not in the
+// shared counter: writers must still see it, whether they try or wait, from
+// a goroutine or a plain thread.
+TEST_F(RWMutexTest, ReadLockHeldInASlotKeepsWritersOut) {
+  run_procs(2, [] {
+    goro::rw_mutex rw;
+    auto held = goro::make_chan<bool>();
+    auto release = goro::make_chan<bool>();
+    goro::wait_group wg;
+    wg.go([&] {
+      rw.lock_shared();
+      held.send(true);
+      release.recv();
+      rw.unlock_shared();
+    });
+    held.recv();
+    EXPECT_FALSE(rw.try_lock()) << "try_lock from a goroutine ignored a read lock";
+    bool thread_got_it = true;
+    std::thread([&] { thread_got_it = rw.try_lock(); }).join();
+    EXPECT_FALSE(thread_got_it) << "try_lock from a plain thread ignored a read lock";
+    std::atomic<bool> writer_in{false};
+    wg.go([&] {
+      rw.lock();
+      writer_in = true;
+      rw.unlock();
+    });
+    for (int i = 0; i < 100; ++i) goro::sleep(std::chrono::microseconds(100));
+    EXPECT_FALSE(writer_in.load()) << "a writer got in past a read lock";
+    release.send(true);
+    wg.wait();
+    EXPECT_TRUE(writer_in.load());
+    EXPECT_TRUE(rw.try_lock());
+    rw.unlock();
+  });
+}
+
+// Read locks taken on either side of a GOMAXPROCS change (slots are used only
+// above 1) are released on the other side.
+TEST_F(RWMutexTest, ReadLocksSurviveAGomaxprocsChange) {
+  const int old = goro::set_max_procs(2);
+  goro::run([] {
+    goro::rw_mutex rw;
+    rw.lock_shared();  // in a slot
+    goro::set_max_procs(1);
+    rw.lock_shared();  // in the counter
+    EXPECT_FALSE(rw.try_lock());
+    rw.unlock_shared();
+    EXPECT_FALSE(rw.try_lock());
+    goro::set_max_procs(2);
+    rw.unlock_shared();
+    EXPECT_TRUE(rw.try_lock()) << "a read lock was lost across the change";
+    rw.unlock();
+  });
+  goro::set_max_procs(old);
+}
+
+// Read locks held while their goroutines park and move between Ps, released
+// by another goroutine than the one that took them, and more of them nested
+// at once than a P has slots: writers never overlap a reader, and every lock
+// ends unlocked (try_lock succeeds).
+TEST_F(RWMutexTest, ReadLocksThatMoveOrChangeHandsStillCount) {
+  run_procs(4, [] {
+    constexpr int nlocks = 6;  // nested: more than a P's 4 slots
+    goro::rw_mutex rw[nlocks];
+    std::atomic<int> activity[nlocks] = {};
+    std::atomic<int> bad{0};
+    const int iterations = scaled(300);
+    goro::wait_group wg;
+    auto handoff = goro::make_chan<int>(16);  // index of a read lock for someone else to release
+    for (int r = 0; r < 6; ++r)
+      wg.go([&, r] {
+        for (int i = 0; i < iterations; ++i) {
+          for (int j = 0; j < nlocks; ++j) {
+            rw[j].lock_shared();
+            int n = activity[j].fetch_add(1) + 1;
+            if (n < 1 || n >= 10000) bad.fetch_add(1);
+          }
+          if ((i + r) % 3 == 0) goro::sleep(std::chrono::microseconds(50));  // may move
+          else goro::yield();
+          for (int j = nlocks - 1; j >= 0; --j) {
+            activity[j].fetch_sub(1);
+            if (j == 0 && (i + r) % 2 == 0) handoff.send(0);  // released elsewhere
+            else rw[j].unlock_shared();
+          }
+        }
+      });
+    goro::wait_group releasers;
+    for (int k = 0; k < 2; ++k)
+      releasers.go([&] {
+        while (auto j = handoff.recv()) rw[*j].unlock_shared();
+      });
+    for (int w = 0; w < 2; ++w)
+      wg.go([&] {
+        for (int i = 0; i < iterations; ++i)
+          for (int j = 0; j < nlocks; ++j) {
+            rw[j].lock();
+            if (activity[j].fetch_add(10000) + 10000 != 10000) bad.fetch_add(1);
+            goro::yield();
+            activity[j].fetch_sub(10000);
+            rw[j].unlock();
+          }
+      });
+    wg.wait();
+    handoff.close();
+    releasers.wait();
+    EXPECT_EQ(bad.load(), 0);
+    for (auto& m : rw) {
+      EXPECT_TRUE(m.try_lock()) << "a read lock was never released";
+      m.unlock();
+    }
+  });
 }
 
 TEST_F(RWMutexTest, MisusePanics) {
