@@ -238,7 +238,6 @@ bool runqput(P* p, G* gp, bool next) {
   }
 }
 
-// Owner only: the ring's oldest G.
 // Starts loading what the goroutine behind the one just popped will touch
 // first: the top of its saved stack (the context the switch restores and the
 // frames it returns through), the 256 bytes below it (where the switch's
@@ -264,6 +263,7 @@ inline void prefetch_after_pop(P* p, std::uint32_t next, std::uint32_t tail) {
   if (stack* s = __atomic_load_n(&nx->stk, __ATOMIC_RELAXED)) __builtin_prefetch(s, 1);
 }
 
+// Owner only: the ring's oldest G.
 G* runq_pop(P* p) {
   for (;;) {
     std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
