@@ -135,9 +135,11 @@ void goroutine_main(ctx::transfer_t t);  // proc.cpp
 void make_context(G* gp, stack* s) {
   gp->stk = s;
   gp->ctx = ctx::make_fcontext(s->hi, s->size(), &goroutine_main);
+#if defined(GORO_ASAN)
   gp->asan_bottom = s->lo;
   gp->asan_size = s->size();
   gp->asan_fake_stack = nullptr;
+#endif
 #if defined(GORO_TSAN)
   if (gp->tsan_fiber == nullptr) gp->tsan_fiber = tsan_fiber_get();
 #endif
