@@ -88,7 +88,10 @@ struct sched_t {
   // Idle Ms and Ps. Guarded by lock (npidle also read as a hint).
   M* midle = nullptr;
   int nmidle = 0;
-  int mcount = 0;
+  // Ms ever started (ids 1..mcount); only grows. Written under lock, seq_cst
+  // and before the new M runs anything; read without the lock by
+  // threads_started().
+  std::atomic<int> mcount{0};
   P* pidle = nullptr;
   std::atomic<std::int32_t> npidle{0};
   std::atomic<std::int32_t> nmspinning{0};
@@ -115,6 +118,12 @@ struct sched_t {
 sched_t& sched() {
   static sched_t* s = new sched_t;
   return *s;
+}
+
+// GOMAXPROCS changes here only (sched.lock held), with what is derived from it.
+void set_gomaxprocs_locked(int n) {
+  sched().gomaxprocs.store(n, std::memory_order_relaxed);
+  reader_slots_on.store(n > 1, std::memory_order_relaxed);
 }
 
 std::atomic<int> runtime_threads{0};  // see note_runtime_thread
@@ -444,8 +453,7 @@ void startm(P* p, bool spinning) {
     --s.nmidle;
     nm->in_idle = false;
   }
-  int id = nm ? 0 : ++s.mcount;
-  if (id != 0) threads_ever.store(id, std::memory_order_seq_cst);  // before it runs anything
+  int id = nm ? 0 : s.mcount.fetch_add(1, std::memory_order_seq_cst) + 1;
   s.lock.unlock();
   if (nm == nullptr) {
     nm = new M;  // Ms live forever (an idle pool), as in Go
@@ -506,11 +514,7 @@ bool looks_dead() {
   if (s.run_active.load(std::memory_order_acquire) == 0) return false;
   if (s.npidle.load() != s.gomaxprocs.load() || s.nmspinning.load() != 0) return false;
   if (s.runqsize.load() != 0 || timers_pending()) return false;
-  int mcount;
-  {
-    std::lock_guard lk(s.lock);
-    mcount = s.mcount;
-  }
+  int mcount = s.mcount.load();
   if (process_threads() != 1 + mcount + runtime_threads.load() + sanitizer_threads) return false;
   std::vector<G*> gs;
   allgs_snapshot(gs);
@@ -568,7 +572,7 @@ P* stopm(M* m) {
       s.timer_sleep_until.store(until, std::memory_order_relaxed);
     }
     // Exact, under the lock: every M is now idle (Go's checkdead runs here).
-    const bool last_idle = s.nmidle == s.mcount;
+    const bool last_idle = s.nmidle == s.mcount.load(std::memory_order_relaxed);
     s.lock.unlock();
     if (until == LLONG_MAX && last_idle) {
       // The last M to go idle looks for a deadlock, and looks again a few
@@ -1016,8 +1020,7 @@ void init_runtime() {
     pidleput_locked(p);
   }
   s.nallp = n;
-  s.gomaxprocs.store(n, std::memory_order_relaxed);
-  reader_slots_on.store(n > 1, std::memory_order_relaxed);
+  set_gomaxprocs_locked(n);
   s.lock.unlock();
   crash_install();
   install_sigquit();
@@ -1187,8 +1190,9 @@ void wake_sysmon() {
 }  // namespace
 
 std::atomic<bool> asym_fence{false};
-std::atomic<int> threads_ever{0};
 std::atomic<bool> reader_slots_on{false};
+
+int threads_started() { return sched().mcount.load(std::memory_order_seq_cst); }
 
 void heavy_fence() {
   if (!asym_fence.load(std::memory_order_relaxed) ||
@@ -1416,7 +1420,7 @@ sched_counters sched_statistics() {
     c.steals += p->nsteal.load(std::memory_order_relaxed);
     c.cont_steals += p->ncontsteal.load(std::memory_order_relaxed);
   }
-  c.threads = s.mcount;
+  c.threads = s.mcount.load();
   c.idle_threads = s.nmidle;
   c.idle_procs = s.npidle.load(std::memory_order_relaxed);
   c.spinning = s.nmspinning.load(std::memory_order_relaxed);
@@ -1672,8 +1676,7 @@ int set_max_procs(int n) {
     }
   }
   s.nallp = std::max(n, s.nallp);
-  s.gomaxprocs.store(n, std::memory_order_relaxed);
-  reader_slots_on.store(n > 1, std::memory_order_relaxed);
+  set_gomaxprocs_locked(n);
   // Idle Ps beyond n leave the idle list now; running ones retire themselves
   // at their next trip through the scheduler (findrunnable).
   P** link = &s.pidle;

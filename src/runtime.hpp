@@ -245,9 +245,9 @@ struct P {
 // every running thread of the process execute a full barrier; without it (or
 // under TSan, which models neither) both are seq_cst fences.
 extern std::atomic<bool> asym_fence;  // membarrier registered (set once at start)
-// Ms ever started (their ids are 1..threads_ever); only grows. Stored
-// (seq_cst) before the new M runs anything.
-extern std::atomic<int> threads_ever;
+// Ms ever started (their ids are 1..threads_started()); only grows. Read
+// seq_cst; an M is counted before it runs anything.
+int threads_started();
 // GOMAXPROCS > 1, for rw_mutex's inline read paths (<goro/sync/rw_mutex.hpp>).
 extern std::atomic<bool> reader_slots_on;
 inline void light_fence() {

@@ -101,14 +101,6 @@ sema_root& root_for(const void* addr) {
   return table[(a >> 16) % sema_table_size];
 }
 
-bool can_acquire(std::atomic<std::uint32_t>* addr) {
-  std::uint32_t v = addr->load(std::memory_order_seq_cst);
-  while (v != 0) {
-    if (addr->compare_exchange_weak(v, v - 1, std::memory_order_seq_cst)) return true;
-  }
-  return false;
-}
-
 bool unlock_root(G*, void* root) {
   static_cast<sema_root*>(root)->lock.unlock();
   return true;
@@ -116,15 +108,23 @@ bool unlock_root(G*, void* root) {
 
 }  // namespace
 
+bool semtryacquire(std::atomic<std::uint32_t>* addr) {
+  std::uint32_t v = addr->load(std::memory_order_seq_cst);
+  while (v != 0) {
+    if (addr->compare_exchange_weak(v, v - 1, std::memory_order_seq_cst)) return true;
+  }
+  return false;
+}
+
 bool semacquire(std::atomic<std::uint32_t>* addr, bool lifo, wait_reason why) {
-  if (can_acquire(addr)) return false;
+  if (semtryacquire(addr)) return false;
   sema_root& root = root_for(addr);
   sema_waiter w;
   w.g = getg();
   for (;;) {
     root.lock.lock();
     root.nwait.fetch_add(1, std::memory_order_seq_cst);
-    if (can_acquire(addr)) {
+    if (semtryacquire(addr)) {
       root.nwait.fetch_sub(1, std::memory_order_seq_cst);
       root.lock.unlock();
       return false;
@@ -134,7 +134,7 @@ bool semacquire(std::atomic<std::uint32_t>* addr, bool lifo, wait_reason why) {
     // The releaser dequeued us (and counted us out of nwait). Someone else
     // may have taken the count it added before we ran: then wait again.
     if (w.ticket) return true;
-    if (can_acquire(addr)) return false;
+    if (semtryacquire(addr)) return false;
   }
 }
 
@@ -153,7 +153,7 @@ void semrelease(std::atomic<std::uint32_t>* addr, bool handoff) {
   if (w == nullptr) return;
   // w is parked, so it (and the primitive that owns addr) stays alive until
   // ready(): addr may be touched up to here, w not after.
-  bool handed = handoff && can_acquire(addr);
+  bool handed = handoff && semtryacquire(addr);
   w->ticket = handed;
   ready(w->g);
   // Let the new owner run on our P at once (Go's goyield): it is in runnext,

@@ -25,6 +25,9 @@
 
 namespace goro::detail {
 
+// Decrements *addr if it is > 0, without waiting; false if it was 0.
+bool semtryacquire(std::atomic<std::uint32_t>* addr);
+
 // Waits until *addr > 0, then decrements it. lifo: queue at the front of
 // addr's waiters (a mutex waiter that was woken and lost the race again).
 // Returns true if a semrelease(handoff) transferred the count to us directly:

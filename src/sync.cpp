@@ -180,7 +180,7 @@ reader_slot reader_slots[reader_slot_count];
 // Slots in use at most: those of every M ever started.
 int reader_slot_limit() {
   return std::min(reader_slot_count,
-                  reader_slots_per_m * (threads_ever.load(std::memory_order_seq_cst) + 1));
+                  reader_slots_per_m * (threads_started() + 1));
 }
 
 // The first of this thread's slots, or -1 (a plain thread).
@@ -267,9 +267,7 @@ void rw_mutex::lock_shared_slow() {
   // trip through the semaphore's lock.
   for (int iter = 0; sync_can_spin(iter); ++iter) {
     do_spin();
-    std::uint32_t v = reader_sem_.load(std::memory_order_relaxed);
-    while (v != 0)
-      if (reader_sem_.compare_exchange_weak(v, v - 1, std::memory_order_seq_cst)) return;
+    if (semtryacquire(&reader_sem_)) return;
   }
   semacquire(&reader_sem_, false, wait_reason::sync_rw_mutex_r);
 }
