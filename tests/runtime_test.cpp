@@ -301,6 +301,15 @@ TEST(Runtime, RunnextPingPongDoesNotStarveTheQueue) {
   EXPECT_TRUE(pair_saw_it) << "a queued goroutine waited until the ping-pong pair gave up";
 }
 
+// Computes, with no scheduling point, until flag is set; false if it was not
+// within 20 s. The goroutine calling it hogs its P.
+static bool hog_until(const std::atomic<bool>& flag) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!flag.load())
+    if (std::chrono::steady_clock::now() > deadline) return false;
+  return true;
+}
+
 // A goroutine that yields while its P's other goroutine computes without
 // scheduling points (the yield slot is invisible to thieves) still runs:
 // sysmon hands its P to another M.
@@ -318,12 +327,7 @@ TEST(Runtime, YieldedGoroutineRunsWhileSiblingHogsItsP) {
         wg.done();
       });
       goro::go([&] {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (!ran.load())  // no scheduling point
-          if (std::chrono::steady_clock::now() > deadline) {
-            gave_up = true;
-            break;
-          }
+        gave_up = !hog_until(ran);
         wg.done();
       });
       wg.wait();
@@ -356,12 +360,7 @@ TEST(Runtime, RunnextOfAHoggingPIsStolen) {
         // Succeeds once the receiver is parked on c, and readies it into this
         // P's runnext; meanwhile the other P has gone idle.
         while (!c.try_send(1)) goro::sleep(std::chrono::milliseconds(1));
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (!ran.load())  // no scheduling point
-          if (std::chrono::steady_clock::now() > deadline) {
-            gave_up = true;
-            break;
-          }
+        gave_up = !hog_until(ran);
         wg.done();
       });
       wg.wait();
