@@ -1,9 +1,9 @@
 // goro::pool's engine (Go's src/sync/pool.go and poolqueue.go), type-erased
 // over void*.
 //
-// Layout: a pool has three generations, used round-robin by epoch:
-// gen[epoch % 3] is the primary, gen[(epoch + 2) % 3] the victim, and
-// gen[(epoch + 1) % 3] the dead one, emptied by the last cleanup and the
+// Layout: a pool has three generations, used round-robin: gen[primary] is
+// the primary, gen[(primary + 2) % 3] the victim, and gen[(primary + 1) % 3]
+// the dead one, emptied by the last cleanup and the
 // next primary. Each generation has, per P, a private slot and a lock-free
 // chain of ring buffers (Go's poolChain), plus one locked list for plain
 // threads.
@@ -12,9 +12,9 @@
 //   get: own private slot, own chain's head; then the tails of every P's chain
 //        (stealing) and the plain threads' list; then the same in the victim.
 //   cleanup (pool_cleanup, or every cleanup_period on a background thread):
-//        bump epoch (the old primary becomes the victim, the old victim dead,
+//        advance primary (the old primary becomes the victim, the old victim dead,
 //        the empty dead generation the primary), wait until no get/put that
-//        read the old epoch is still running, then drain and destroy the dead
+//        read the old primary is still running, then drain and destroy the dead
 //        generation.
 //
 // Why this is safe without stopping the world (Go's cleanup runs during GC's
@@ -29,12 +29,13 @@
 //   - the plain threads' list: under thread_lock.
 // Cleanup touches the dead generation's private slots with plain operations,
 // which is safe because of the handshake: each get/put on a P stores an odd
-// pool_local::seq, then (light_fence) reads epoch, and stores the next even
-// seq when done; cleanup stores epoch, then (heavy_fence) reads each seq and
+// pool_local::seq, then (light_fence) reads primary, and stores the next even
+// seq when done; cleanup stores primary, then (heavy_fence) reads each seq and
 // waits while it is odd and unchanged. Either the operation read the new
-// epoch (and stays off the dead generation), or cleanup sees its odd seq and
+// primary (and stays off the dead generation), or cleanup sees its odd seq and
 // waits it out. Only one cleanup runs at a time (registry mutex), so an
-// operation that read an epoch older than the last flip was waited out then.
+// operation that read a primary older than the last flip was waited out then
+// (which is also why an index mod 3, that repeats, is as good as a count).
 // Chains are drained with pop_tail, so a late push onto a dead chain is safe
 // too: it lands in the next primary, which a cache may do. Nothing is lost:
 // whatever is left is destroyed with the pool.
@@ -245,7 +246,7 @@ struct alignas(128) pool_local {
   pool_gen_local gen[ngens];
 };
 
-// Brackets a get/put on the owning P: the odd seq is stored before epoch is
+// Brackets a get/put on the owning P: the odd seq is stored before primary is
 // read, with light_fence between (cleanup's heavy_fence pairs with it).
 class op_window {
  public:
@@ -281,8 +282,11 @@ using dead_list = std::vector<std::pair<void (*)(void*), void*>>;
 
 struct pool_base::impl {
   void (*destroy)(void*);
-  // Which generation is primary: gen[epoch % 3]. Bumped only by cleanup.
-  std::atomic<std::uint32_t> epoch{0};
+  // Which generation is primary: gen[primary], 0..2; the victim is
+  // gen[(primary + 2) % 3], the dead one gen[(primary + 1) % 3]. Advanced
+  // (mod 3) only by cleanup. It is the index itself, not a count taken mod 3,
+  // so that the fast paths spend no division on it.
+  std::atomic<std::uint32_t> primary{0};
   // Set by a get() that found the victim empty, so that later ones skip it;
   // cleared when cleanup makes a new victim. (Racy by design, as in Go: a late
   // set only hides objects that the next cleanup then destroys.)
@@ -295,6 +299,9 @@ struct pool_base::impl {
   // Registry links; guarded by the registry's mutex.
   impl* reg_prev = nullptr;
   impl* reg_next = nullptr;
+
+  void* get_any() noexcept;  // get() past its inline try of the private slot
+  void put_any(void* x) noexcept;
 
   pool_local* find_local(int pid) {
     local_dir* d = dir.load(std::memory_order_acquire);
@@ -364,9 +371,9 @@ struct pool_base::impl {
     return nullptr;
   }
 
-  // Waits until no get/put on a P that may have read an epoch older than the
+  // Waits until no get/put on a P that may have read a primary older than the
   // current one is still running (the handshake at the top of this file).
-  // The caller has stored the new epoch and issued heavy_fence.
+  // The caller has stored the new primary and issued heavy_fence.
   void wait_out_operations() {
     local_dir* d = dir.load(std::memory_order_acquire);
     if (d == nullptr) return;
@@ -420,13 +427,15 @@ void run_cleanup(bool background) {
     if (background && r.paused) return;
     // Flip every pool, then one handshake for all of them.
     for (pool_base::impl* p = r.head; p != nullptr; p = p->reg_next) {
-      p->epoch.fetch_add(1, std::memory_order_seq_cst);  // primary becomes victim
+      // The primary becomes the victim, the dead generation the primary.
+      p->primary.store((p->primary.load(std::memory_order_relaxed) + 1) % ngens,
+                       std::memory_order_seq_cst);
       p->victim_empty.store(false, std::memory_order_release);
     }
     heavy_fence();
     for (pool_base::impl* p = r.head; p != nullptr; p = p->reg_next) {
       p->wait_out_operations();
-      p->drain((p->epoch.load(std::memory_order_relaxed) + 1) % ngens, dead);
+      p->drain((p->primary.load(std::memory_order_relaxed) + 1) % ngens, dead);
     }
   }
   // Destroy outside the lock: a destructor may itself use pools.
@@ -482,31 +491,70 @@ pool_base::~pool_base() {
   delete impl_;
 }
 
+// get and put try the own P's private slot inline, with nothing else in the
+// function, so that the common case is a short straight line (no spilled
+// registers, no division, no call). Everything else is get_any/put_any, out of
+// line, which starts over: a miss costs one more runtime section, not a wrong
+// answer.
 void* pool_base::get() noexcept {
   impl& p = *impl_;
-  // A runtime section: sysmon cannot take the P (pid) until we return, and
-  // nothing in here parks.
-  rt_section sec;
-  const int pid = sec.p ? sec.p->id : -1;
-  pool_local* l = pid >= 0 ? p.find_local(pid) : nullptr;
-  if (l == nullptr) return p.get_slow(p.epoch.load(std::memory_order_acquire) % ngens, nullptr, pid);
-  op_window w(l);
-  const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
-  if (void* x = l->gen[cur].take_priv()) return x;
-  if (void* x = l->gen[cur].shared.pop_head()) return x;
-  return p.get_slow(cur, l, pid);
+  {
+    // A runtime section: sysmon cannot take the P until we return, and
+    // nothing in here parks.
+    rt_section sec;
+    if (sec.p != nullptr) [[likely]] {
+      if (pool_local* l = p.find_local(sec.p->id)) [[likely]] {
+        op_window w(l);
+        std::atomic<void*>& priv = l->gen[p.primary.load(std::memory_order_acquire)].priv;
+        if (void* x = priv.load(std::memory_order_relaxed)) [[likely]] {
+          priv.store(nullptr, std::memory_order_relaxed);
+          return x;
+        }
+      }
+    }
+  }
+  return p.get_any();
 }
 
 void pool_base::put(void* x) noexcept {
   impl& p = *impl_;
+  {
+    rt_section sec;  // as in get
+    if (sec.p != nullptr) [[likely]] {
+      if (pool_local* l = p.find_local(sec.p->id)) [[likely]] {
+        op_window w(l);
+        std::atomic<void*>& priv = l->gen[p.primary.load(std::memory_order_acquire)].priv;
+        if (priv.load(std::memory_order_relaxed) == nullptr) [[likely]] {
+          priv.store(x, std::memory_order_relaxed);
+          return;
+        }
+      }
+    }
+  }
+  p.put_any(x);
+}
+
+[[gnu::noinline]] void* pool_base::impl::get_any() noexcept {
+  // A runtime section: sysmon cannot take the P (pid) until we return, and
+  // nothing in here parks.
+  rt_section sec;
+  const int pid = sec.p ? sec.p->id : -1;
+  pool_local* l = pid >= 0 ? find_local(pid) : nullptr;
+  if (l == nullptr) return get_slow(primary.load(std::memory_order_acquire), nullptr, pid);
+  op_window w(l);
+  const std::uint32_t cur = primary.load(std::memory_order_acquire);
+  if (void* x = l->gen[cur].take_priv()) return x;
+  if (void* x = l->gen[cur].shared.pop_head()) return x;
+  return get_slow(cur, l, pid);
+}
+
+[[gnu::noinline]] void pool_base::impl::put_any(void* x) noexcept {
   try {
-    // A runtime section: sysmon cannot take the P until we return, and
-    // nothing in here parks.
-    rt_section sec;
+    rt_section sec;  // as in get_any
     if (sec.p != nullptr) {
-      pool_local* l = p.local_for(sec.p->id);  // published before op_window
+      pool_local* l = local_for(sec.p->id);  // published before op_window
       op_window w(l);
-      const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
+      const std::uint32_t cur = primary.load(std::memory_order_acquire);
       std::atomic<void*>& priv = l->gen[cur].priv;
       if (priv.load(std::memory_order_relaxed) == nullptr) {
         priv.store(x, std::memory_order_relaxed);
@@ -515,11 +563,11 @@ void pool_base::put(void* x) noexcept {
       l->gen[cur].shared.push_head(x);
       return;
     }
-    const std::uint32_t cur = p.epoch.load(std::memory_order_acquire) % ngens;
-    std::lock_guard lk(p.thread_lock);
-    p.thread_items[cur].push_back(x);
+    const std::uint32_t cur = primary.load(std::memory_order_acquire);
+    std::lock_guard lk(thread_lock);
+    thread_items[cur].push_back(x);
   } catch (const std::bad_alloc&) {
-    p.destroy(x);  // a cache may drop anything
+    destroy(x);  // a cache may drop anything
   }
 }
 

@@ -291,8 +291,8 @@ M* current_m();
 // as much as the check itself.
 P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
 
-inline P* rt_enter(M* m) {
-  std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
+// d: m's section depth before this entry (in_rt, which only m's thread writes).
+inline P* rt_enter_at(M* m, std::uint32_t d) {
 #if defined(GORO_TSAN)
   m->in_rt.store(d + 1, std::memory_order_seq_cst);
 #else
@@ -306,15 +306,24 @@ inline P* rt_enter(M* m) {
     return p;
   return rt_enter_lost(m, p);
 }
+inline P* rt_enter(M* m) { return rt_enter_at(m, m->in_rt.load(std::memory_order_relaxed)); }
 inline void rt_exit(M* m) {
   m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
 }
+// A section that begins and ends on one M (nothing in it parks), so its exit
+// restores the depth it saw instead of reading in_rt again.
 struct rt_section {
   M* m;
-  P* p;
-  rt_section() : m(current_m()), p(m ? rt_enter(m) : nullptr) {}
+  P* p = nullptr;
+  std::uint32_t depth = 0;
+  rt_section() : m(current_m()) {
+    if (m) {
+      depth = m->in_rt.load(std::memory_order_relaxed);
+      p = rt_enter_at(m, depth);
+    }
+  }
   ~rt_section() {
-    if (m) rt_exit(m);
+    if (m) m->in_rt.store(depth, std::memory_order_release);
   }
   rt_section(const rt_section&) = delete;
   rt_section& operator=(const rt_section&) = delete;
