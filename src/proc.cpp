@@ -1561,14 +1561,13 @@ std::uint32_t fastrandn(std::uint32_t n) {
 
 // ---- for the sync package (declared in runtime.hpp) -------------------------
 
-bool sync_can_spin(int iter) {
-  constexpr int active_spin = 4;  // Go's active_spin
+bool sync_can_spin(int iter, int max_iter) {
   static const int ncpu = [] {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
     return static_cast<int>(std::thread::hardware_concurrency());
   }();
-  if (iter >= active_spin || ncpu <= 1) return false;
+  if (iter >= max_iter || ncpu <= 1) return false;
   M* m = current_m();
   if (m == nullptr || m->p == nullptr) return true;  // a plain thread costs no P
   auto& s = sched();

@@ -30,9 +30,24 @@ constexpr std::int64_t starvation_threshold_ns = 1'000'000;
 
 std::uint32_t waiters(std::uint32_t state) { return state >> mutex_waiter_shift; }
 
-// Go's procyield(active_spin_cnt).
-void do_spin() {
-  for (int i = 0; i < 30; ++i) {
+// A contended locker spins in rounds of 30, 60, 120, 240 and 480 pauses and
+// reads the state once per round; Go spins 4 rounds of 30. Where a pause takes
+// ~30 ns (this project's VM; recent Xeons are alike), Go's 120 pauses last
+// ~4 us: too short to catch a holder that relocks at once, so the locker parks,
+// its P idles, and the park, wake-up and steal cost more than the spin would
+// have. Fewer reads also leave the holder's cache line alone for longer.
+// mutex8 (8 goroutines, one mutex), same runs, base = 4 x 30 pauses:
+//   2-core VM, 2 Ps:           base 42 ns, doubling rounds 29-31, Go 36
+//   16-core Xeon, 4/8/16 Ps:   base 190/175/179, 5 rounds 106/94/93, Go 170/168/163
+//   16-core Xeon, 2 Ps:        base 118, 5 rounds 80, Go 77
+// (docs/bench/device-m8-16core-xeon.txt; docs/sync.md.) The burnt time costs
+// nothing the P would otherwise do: spinning requires an empty local run queue
+// (sync_can_spin), and an idle P's M spins looking for work for 50 us anyway.
+constexpr int mutex_spin_rounds = 5;
+
+// Go's procyield(active_spin_cnt): 30 pause instructions, times 2^round.
+void do_spin(int round = 0) {
+  for (int i = 0; i < (30 << round); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -68,13 +83,14 @@ void mutex::lock_slow() {
   for (;;) {
     // Spin only in normal mode, while the holder probably runs elsewhere: in
     // starvation mode the mutex goes to the first waiter anyway.
-    if ((old & (mutex_locked | mutex_starving)) == mutex_locked && sync_can_spin(iter)) {
+    if ((old & (mutex_locked | mutex_starving)) == mutex_locked &&
+        sync_can_spin(iter, mutex_spin_rounds)) {
       // Set the woken bit so that unlock does not wake a parked waiter
       // while we are about to take the mutex ourselves.
       if (!awoke && (old & mutex_woken) == 0 && waiters(old) != 0 &&
           state_.compare_exchange_strong(old, old | mutex_woken, std::memory_order_relaxed))
         awoke = true;
-      do_spin();
+      do_spin(iter);
       ++iter;
       old = state_.load(std::memory_order_relaxed);
       continue;

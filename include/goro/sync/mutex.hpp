@@ -15,8 +15,9 @@ namespace goro {
 //
 // lock() blocks until the mutex is free: a goroutine parks (its OS thread runs
 // other goroutines), a plain thread sleeps. Uncontended, lock() and unlock()
-// are one compare-and-swap each. Contended, a locker spins briefly if the
-// holder is probably running on another processor (Go's canSpin), then parks.
+// are one compare-and-swap each. Contended, a locker spins a while if the
+// holder is probably running on another processor and the locker's processor
+// has nothing else to run (Go's canSpin), then parks (docs/sync.md).
 //
 // Fairness (Go's starvation mode): normally a woken waiter competes with newly
 // arriving lockers, which usually win (they are already running): best
