@@ -278,11 +278,11 @@ std::int32_t rw_mutex::claim_reader_slots() {
 
 void rw_mutex::lock_shared_slow() {
   // A writer is pending: wait until its unlock() releases us. Writers' critical
-  // sections are often short, so first spin a little as mutex does (and under
-  // the same rules) for the release, which costs no park, no wake-up and no
+  // sections are often short, so first spin as mutex does (and under the same
+  // rules) for the release, which costs no park, no wake-up and no
   // trip through the semaphore's lock.
-  for (int iter = 0; sync_can_spin(iter); ++iter) {
-    do_spin();
+  for (int iter = 0; sync_can_spin(iter, mutex_spin_rounds); ++iter) {
+    do_spin(iter);  // mutex's doubling rounds (see mutex_spin_rounds)
     if (semtryacquire(&reader_sem_)) return;
   }
   semacquire(&reader_sem_, false, wait_reason::sync_rw_mutex_r);
