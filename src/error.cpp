@@ -14,12 +14,14 @@
 // thread and then walks a frame in a few dozen instructions (~12 ns). It is
 // used when libunwind.so.8 can be loaded, with RTLD_LOCAL: linked normally,
 // its own _Unwind_* would replace libgcc's for every exception thrown in the
-// process. Otherwise, or with GORO_ERROR_UNWINDER=libgcc, _Unwind_Backtrace
+// process. Otherwise (also in a -static program, which has no dynamic loader),
+// or with GORO_ERROR_UNWINDER=libgcc, _Unwind_Backtrace
 // is called directly from the (inlined) creating function: Boost's
 // safe_dump_to would run the same unwinder under two wrapper frames of its own.
 #include <goro/error.hpp>
 
 #include <dlfcn.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 #include <unwind.h>
 
@@ -113,6 +115,9 @@ backtrace_fn libunwind_backtrace() {
   static const backtrace_fn fn = []() -> backtrace_fn {
     const char* force = std::getenv("GORO_ERROR_UNWINDER");
     if (force != nullptr && std::string_view(force) == "libgcc") return nullptr;
+    // No dynamic loader (a -static program): dlopen there would map a second
+    // libc beside the built-in one, and libunwind crashed in it at once.
+    if (::getauxval(AT_BASE) == 0) return nullptr;
     void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) return nullptr;
     return reinterpret_cast<backtrace_fn>(::dlsym(lib, "unw_backtrace"));
