@@ -7,6 +7,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 src, out_bars, out_scaling = sys.argv[1], sys.argv[2], sys.argv[3]
+# Optional 4th argument: the workloads of the scaling chart, comma-separated.
+scaling_ids = (sys.argv[4].split(",") if len(sys.argv) > 4
+               else ["contended_4p4c", "spawn", "skynet", "pipeline", "fib30"])
 d = collections.defaultdict(list)
 units = {}
 for line in open(src):
@@ -37,11 +40,15 @@ ax.legend()
 fig.tight_layout()
 fig.savefig(out_bars, dpi=110)
 
-fig, axs = plt.subplots(1, 5, figsize=(18, 4))
-for ax, i in zip(axs, ["contended_4p4c", "spawn", "skynet", "pipeline", "fib30"]):
+cols = min(5, len(scaling_ids))
+rows = (len(scaling_ids) + cols - 1) // cols
+fig, axs = plt.subplots(rows, cols, figsize=(3.6 * cols, 4 * rows), squeeze=False)
+for ax in axs.flat[len(scaling_ids):]:
+    ax.set_visible(False)
+for ax, i in zip(axs.flat, scaling_ids):
     for rt, color in rts[:2]:
         ps = [p for p in (1, 2, 4, 8, 16) if (i, p, rt) in d]
-        ax.plot(ps, [d[(i, p, rt)][-1] for p in ps], "o-", color=color, label=rt)
+        ax.plot(ps, [statistics.median(d[(i, p, rt)]) for p in ps], "o-", color=color, label=rt)
     ax.set_xscale("log", base=2)
     ax.set_title(f"{i} ({units.get(i, '')})")
     ax.set_xlabel("GOMAXPROCS")
