@@ -382,12 +382,11 @@ std::uint32_t fastrandn(std::uint32_t n);
 
 // ---- for the sync package (src/sync.cpp, src/pool.cpp) ----------------------
 // Go's sync_runtime_canSpin: whether a contended goro::mutex locker, on its
-// iter'th try, should spin rather than park. Only max_iter times, on a
-// multicore machine, while some other P is running (the holder may release
+// iter'th try, should spin rather than park. Only max_iter times (Go: 4), on
+// a multicore machine, while some other P is running (the holder may release
 // soon) and the caller's P has nothing else to run. A plain thread holds no P:
 // it may spin whenever the machine is multicore.
-constexpr int sync_active_spin = 4;  // Go's active_spin
-bool sync_can_spin(int iter, int max_iter = sync_active_spin);
+bool sync_can_spin(int iter, int max_iter);
 // The id of the caller's P, or -1 on a plain thread. Valid only until the
 // caller next blocks: a goroutine may resume on another P after any park.
 int current_p_id();

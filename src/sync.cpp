@@ -32,7 +32,7 @@ std::uint32_t waiters(std::uint32_t state) { return state >> mutex_waiter_shift;
 
 // A contended locker spins in rounds of 30, 60, 120, 240 and 480 pauses and
 // reads the state once per round; Go spins 4 rounds of 30. Where a pause takes
-// ~30 ns (this project's VM; recent Xeons are alike), Go's 120 pauses last
+// ~30 ns (measured on this project's VM), Go's 120 pauses last
 // ~4 us: too short to catch a holder that relocks at once, so the locker parks,
 // its P idles, and the park, wake-up and steal cost more than the spin would
 // have. Fewer reads also leave the holder's cache line alone for longer.
@@ -46,7 +46,7 @@ std::uint32_t waiters(std::uint32_t state) { return state >> mutex_waiter_shift;
 constexpr int mutex_spin_rounds = 5;
 
 // Go's procyield(active_spin_cnt): 30 pause instructions, times 2^round.
-void do_spin(int round = 0) {
+void do_spin(int round) {
   for (int i = 0; i < (30 << round); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
