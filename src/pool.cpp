@@ -491,47 +491,47 @@ pool_base::~pool_base() {
   delete impl_;
 }
 
-// get and put try the own P's private slot inline, with nothing else in the
-// function, so that the common case is a short straight line (no spilled
-// registers, no division, no call). Everything else is get_any/put_any, out of
-// line, which starts over: a miss costs one more runtime section, not a wrong
-// answer.
+namespace {
+
+// Runs f(the own P's primary private slot) inside a runtime section (sysmon
+// cannot take the P meanwhile; nothing in here parks) and the P's op_window.
+// False, without running f, on a plain thread or before this P's first put.
+// Inlined into get and put, so that their common case is a short straight line
+// (no spilled registers, no division, no call); everything else is
+// get_any/put_any, out of line, which start over: a miss costs one more
+// runtime section, not a wrong answer.
+template <class F>
+[[gnu::always_inline]] inline bool with_own_private_slot(pool_base::impl& p, F f) {
+  rt_section sec;
+  if (sec.p == nullptr) [[unlikely]] return false;
+  pool_local* l = p.find_local(sec.p->id);
+  if (l == nullptr) [[unlikely]] return false;
+  op_window w(l);
+  return f(l->gen[p.primary.load(std::memory_order_acquire)].priv);
+}
+
+}  // namespace
+
 void* pool_base::get() noexcept {
-  impl& p = *impl_;
-  {
-    // A runtime section: sysmon cannot take the P until we return, and
-    // nothing in here parks.
-    rt_section sec;
-    if (sec.p != nullptr) [[likely]] {
-      if (pool_local* l = p.find_local(sec.p->id)) [[likely]] {
-        op_window w(l);
-        std::atomic<void*>& priv = l->gen[p.primary.load(std::memory_order_acquire)].priv;
-        if (void* x = priv.load(std::memory_order_relaxed)) [[likely]] {
-          priv.store(nullptr, std::memory_order_relaxed);
-          return x;
-        }
-      }
-    }
-  }
-  return p.get_any();
+  void* x = nullptr;
+  if (with_own_private_slot(*impl_, [&x](std::atomic<void*>& priv) {
+        x = priv.load(std::memory_order_relaxed);
+        if (x == nullptr) return false;
+        priv.store(nullptr, std::memory_order_relaxed);
+        return true;
+      })) [[likely]]
+    return x;
+  return impl_->get_any();
 }
 
 void pool_base::put(void* x) noexcept {
-  impl& p = *impl_;
-  {
-    rt_section sec;  // as in get
-    if (sec.p != nullptr) [[likely]] {
-      if (pool_local* l = p.find_local(sec.p->id)) [[likely]] {
-        op_window w(l);
-        std::atomic<void*>& priv = l->gen[p.primary.load(std::memory_order_acquire)].priv;
-        if (priv.load(std::memory_order_relaxed) == nullptr) [[likely]] {
-          priv.store(x, std::memory_order_relaxed);
-          return;
-        }
-      }
-    }
-  }
-  p.put_any(x);
+  if (with_own_private_slot(*impl_, [x](std::atomic<void*>& priv) {
+        if (priv.load(std::memory_order_relaxed) != nullptr) return false;
+        priv.store(x, std::memory_order_relaxed);
+        return true;
+      })) [[likely]]
+    return;
+  impl_->put_any(x);
 }
 
 [[gnu::noinline]] void* pool_base::impl::get_any() noexcept {

@@ -325,13 +325,15 @@ bool rw_mutex::try_lock() noexcept {
     w_.unlock();
     return false;
   }
-  const int limit = reader_slot_limit();
-  for (int i = 0; i < limit; ++i) {
-    if (reader_slots[i].lock.load(std::memory_order_seq_cst) == this) {
-      // Read-held through a slot: back out. Readers that saw us meanwhile
-      // queued; let them go as unlock() does.
-      release_queued_readers();
-      return false;
+  if (slotted_.load(std::memory_order_seq_cst)) {  // as in claim_reader_slots
+    const int limit = reader_slot_limit();
+    for (int i = 0; i < limit; ++i) {
+      if (reader_slots[i].lock.load(std::memory_order_seq_cst) == this) {
+        // Read-held through a slot: back out. Readers that saw us meanwhile
+        // queued; let them go as unlock() does.
+        release_queued_readers();
+        return false;
+      }
     }
   }
   return true;
