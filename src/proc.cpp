@@ -32,6 +32,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "crash.hpp"
 #include "export_test.hpp"
@@ -115,10 +116,12 @@ struct sched_t {
   std::atomic<std::uint64_t> nhandoff_running{0};
 };
 
-sched_t& sched() {
-  static sched_t* s = new sched_t;
-  return *s;
-}
+// Constant-initialized, so sched() is a plain address with no guard, and
+// trivially destructible, so nothing tears it down while goroutines run on
+// after main returns.
+static_assert(std::is_trivially_destructible_v<sched_t>);
+constinit sched_t sched_obj;
+inline sched_t& sched() { return sched_obj; }
 
 // GOMAXPROCS changes here only (sched.lock held), with what is derived from it.
 void set_gomaxprocs_locked(int n) {
@@ -1643,8 +1646,10 @@ void yield() {
     p->yslot.store(self, std::memory_order_relaxed);
     p->runnext_streak = 0;
     self->status.store(g_runnable, std::memory_order_relaxed);
-    prepare_to_run(m, next);
-    m = switch_to(m, self, next, nullptr, nullptr);
+    next->status.store(g_running, std::memory_order_relaxed);  // it ran before: it has a stack
+    m->curg = next;
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    m = switch_direct(m, self, next);
   } else {
     m = schedule_from(m, self, &post_yield, nullptr);
   }

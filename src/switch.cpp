@@ -10,14 +10,6 @@
 
 #include "sanitizer.hpp"
 
-namespace __cxxabiv1 {
-// Layout shared by libstdc++ and libc++abi.
-struct __cxa_eh_globals {
-  void* caughtExceptions;
-  unsigned int uncaughtExceptions;
-};
-}  // namespace __cxxabiv1
-
 namespace goro::detail {
 
 namespace ctx = boost::context::detail;
@@ -30,20 +22,7 @@ namespace ctx = boost::context::detail;
 
 namespace {
 
-// A switch saves the thread's exception state and errno into the G leaving
-// and loads the arriving G's. Both live in TLS (__cxa_get_globals and
-// __errno_location are declared `const`, so a compiler may reuse their
-// result across a call, i.e. across a migration): the M records their
-// addresses on its own thread at start, and each switch finds them through
-// the M it runs on (switch_to's caller read it from TLS after its last
-// possible migration; on_top runs on the same thread).
-void save_thread_state(M* m, G* gp) {
-  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
-  gp->ts.caught_exceptions = eh->caughtExceptions;
-  gp->ts.uncaught_exceptions = eh->uncaughtExceptions;
-  gp->ts.err = *m->errno_loc;
-}
-
+// The counterpart of save_thread_state (switch.hpp).
 void load_thread_state(M* m, G* gp) {
   auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
   eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
@@ -86,6 +65,21 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
 }
 
 }  // namespace
+
+ctx::transfer_t on_top_direct(ctx::transfer_t t) {
+  G* from = static_cast<G*>(t.data);
+  from->ctx = t.fctx;
+  if (!stack_sp_ok(from->stk, from->ctx)) report_stack_overflow(from);
+  M* m = current_m();
+  G* to = m->curg;
+#if defined(GORO_ASAN)
+  __sanitizer_finish_switch_fiber(to->asan_fake_stack, nullptr, nullptr);
+#endif
+  load_thread_state(m, to);
+  t.data = m;
+  return t;
+}
+
 
 #if !GORO_INLINE_CURRENT_M
 M* current_m() {
