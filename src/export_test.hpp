@@ -28,6 +28,9 @@ struct sched_counters {
   std::uint64_t running_handoffs;
 };
 sched_counters sched_statistics();
+// The current M's runtime-section depth (0 in user code), or -1 on a plain
+// thread.
+int runtime_depth();
 // Peak live goroutines: begin starts counting goroutine starts minus exits
 // from zero; end stops and returns the highest value reached (so: the most
 // goroutines alive at once beyond those alive at begin). Costs a shared

@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <new>
 #include <sstream>
 #include <thread>
 #include <type_traits>
@@ -49,14 +50,6 @@ namespace {
 
 constexpr int max_procs_limit = 1024;
 static_assert(sizeof(M::seen_tick) / sizeof(M::seen_tick[0]) == max_procs_limit);
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // A small test-and-test-and-set lock for sched.lock: critical sections are a
 // handful of pointer moves, and std::mutex would sleep in the kernel.
@@ -103,6 +96,9 @@ struct sched_t {
   G* gfree = nullptr;
   std::atomic<int> gfree_n{0};
   int gfree_n_hint() const { return gfree_n.load(std::memory_order_relaxed); }
+  // The rest of the slab new Gs are carved from (g_slab_carve_locked). Guarded by lock.
+  char* gslab = nullptr;
+  int gslab_left = 0;
   // The idle M sleeping until the earliest timer (see stopm), and until when.
   M* timer_sleeper = nullptr;  // guarded by lock
   std::atomic<std::int64_t> timer_sleep_until{LLONG_MAX};
@@ -280,10 +276,14 @@ G* runq_pop(P* p) {
   for (;;) {
     std::uint32_t head = p->runqhead.load(std::memory_order_acquire);
     std::uint32_t tail = p->runqtail.load(std::memory_order_relaxed);
-    if (tail == head) return nullptr;
+    if (tail == head) {
+      p->runq_empty_at.store(tail, std::memory_order_relaxed);
+      return nullptr;
+    }
     G* gp = p->runq[head % local_runq_size].load(std::memory_order_relaxed);
     if (p->runqhead.compare_exchange_weak(head, head + 1, std::memory_order_release,
                                           std::memory_order_relaxed)) {
+      if (head + 1 == tail) p->runq_empty_at.store(tail, std::memory_order_relaxed);
       prefetch_after_pop(p, head + 1, tail);
       return gp;
     }
@@ -307,7 +307,13 @@ G* runqget(P* p) {
   if (p->runnext_streak < runnext_streak_max)
     if (G* gp = take_runnext()) return gp;
   p->runnext_streak = 0;
-  if (G* gp = p->contq.pop()) return gp;
+  if (std::uint32_t n = p->contq_bound.load(std::memory_order_relaxed)) {
+    if (G* gp = p->contq.pop()) {
+      p->contq_bound.store(n - 1, std::memory_order_relaxed);
+      return gp;
+    }
+    p->contq_bound.store(0, std::memory_order_relaxed);
+  }
   if (G* gp = runq_pop(p)) return gp;
   if (G* gp = p->yslot.load(std::memory_order_relaxed)) {
     p->yslot.store(nullptr, std::memory_order_relaxed);
@@ -785,6 +791,22 @@ void register_g(G* gp) {
   allgs().push_back(gp);
 }
 
+// Gs are never freed (exited ones wait on free lists), so they are carved from
+// slabs: each G is cache-line aligned, and an aligned new per G would leave
+// malloc's alignment slack around each one. Returns raw memory for one G.
+void* g_slab_carve_locked() {
+  constexpr int per_slab = 64;
+  auto& s = sched();
+  if (s.gslab_left == 0) {
+    s.gslab = static_cast<char*>(::operator new(per_slab * sizeof(G), std::align_val_t{alignof(G)}));
+    s.gslab_left = per_slab;
+  }
+  void* g = s.gslab;
+  s.gslab += sizeof(G);
+  --s.gslab_left;
+  return g;
+}
+
 G* alloc_g_locked_global() {
   auto& s = sched();
   G* gp = s.gfree;
@@ -940,20 +962,6 @@ void post_yield(G* gp, void*) {
   runqput(p, gp, false);
 }
 
-// Whether a yield on p may swap with the yield slot directly: p has nothing
-// else to run (runnext, runq, continuations), this is not a tick on which
-// next_local looks at the global queue and timers, and no M is looking for
-// work it could steal. Owner only.
-bool yield_swap_ok(P* p) {
-  auto& s = sched();
-  return p->runnext.load(std::memory_order_relaxed) == nullptr &&
-         p->runqhead.load(std::memory_order_relaxed) == p->runqtail.load(std::memory_order_relaxed) &&
-         p->contq.empty() && p->schedtick.load(std::memory_order_relaxed) % 61 != 0 &&
-         s.nmspinning.load(std::memory_order_relaxed) == 0 &&
-         p->id < s.gomaxprocs.load(std::memory_order_relaxed) &&
-         !s.exiting.load(std::memory_order_relaxed);
-}
-
 // Free Gs move between a P's cache and the global list 32 at a time (Go's
 // gfput/gfget): a P that only spawns and one where they exit would otherwise
 // take sched.lock once per goroutine.
@@ -1000,6 +1008,7 @@ void post_exit(G* gp, void*) {
   P* p = current_m()->p;
   stack_free(gp->stk, p ? &p->stacks : nullptr);
   gp->stk = nullptr;
+  gp->sp_floor = nullptr;
   gp->ctx = nullptr;
 #if defined(GORO_TSAN)
   tsan_fiber_put(gp->tsan_fiber);  // reused: creating one costs milliseconds
@@ -1288,12 +1297,14 @@ G* new_goroutine(std::size_t size, std::size_t align, void** storage) {
     p->gfree = gp->schedlink;
     --p->gfree_n;
   } else {
+    void* raw = nullptr;
     {
       std::lock_guard lk(sched().lock);
       gp = alloc_g_locked_global();
+      if (!gp) raw = g_slab_carve_locked();
     }
     if (!gp) {
-      gp = new G;
+      gp = new (raw) G;  // outside the lock: constructing it touches fresh pages
       register_g(gp);
     }
   }
@@ -1386,7 +1397,10 @@ namespace {
 void post_fork(G* parent, void*) {
   parent->status.store(g_runnable, std::memory_order_relaxed);
   P* p = current_m()->p;
-  if (!p->contq.push(parent)) runqput(p, parent, false);
+  if (p->contq.push(parent))
+    p->contq_bound.store(p->contq_bound.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  else
+    runqput(p, parent, false);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   wakep();
 }
@@ -1411,6 +1425,11 @@ void fork_goroutine(G* gp, void (*invoke)(void*)) noexcept {
   // The child's goroutine_main leaves the section; we leave the one entered
   // by whoever resumes us, perhaps on another M.
   rt_exit(switch_to(m, parent, gp, &post_fork, nullptr));
+}
+
+int runtime_depth() {
+  M* m = current_m();
+  return m ? static_cast<int>(m->in_rt.load(std::memory_order_relaxed)) : -1;
 }
 
 sched_counters sched_statistics() {
@@ -1625,6 +1644,17 @@ void run_main(std::function<int()> main_fn, int* result) {
   done.sleep();
 }
 
+// yield's slow path: m has stored depth d + 1 and fenced (rt_enter_fast);
+// finish rt_enter's ownership check and go through schedule.
+void yield_slow(M* m, std::uint32_t d) {
+  P* p = m->p;
+  if (d == 0 && p != nullptr &&
+      !(p->status.load(std::memory_order_seq_cst) == p_running &&
+        p->m.load(std::memory_order_relaxed) == m))
+    rt_enter_lost(m, p);
+  rt_exit(schedule_from(m, m->curg, &post_yield, nullptr));
+}
+
 }  // namespace goro::detail
 
 namespace goro {
@@ -1633,27 +1663,45 @@ using namespace detail;
 
 void yield() {
   M* m = current_m();
-  if (m == nullptr) {
+  if (m == nullptr) [[unlikely]] {
     std::this_thread::yield();
     return;
   }
-  P* p = rt_enter(m);
-  G* self = m->curg;
-  G* next = p != nullptr ? p->yslot.load(std::memory_order_relaxed) : nullptr;
-  if (next != nullptr && yield_swap_ok(p)) {
-    // Only this M takes from the slot, and it is busy switching: self may
-    // sit there before its context is saved (on_top saves it).
-    p->yslot.store(self, std::memory_order_relaxed);
-    p->runnext_streak = 0;
-    self->status.store(g_runnable, std::memory_order_relaxed);
-    next->status.store(g_running, std::memory_order_relaxed);  // it ran before: it has a stack
-    m->curg = next;
-    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    m = switch_direct(m, self, next);
-  } else {
-    m = schedule_from(m, self, &post_yield, nullptr);
+  // The fast path swaps with the yield slot: from user code (depth 0), on a
+  // P this M still owns (rt_enter's check), with a G in the slot and no other
+  // local work (runnext, runq, continuations), and not on a 61st tick. What
+  // others change (spinning Ms, GOMAXPROCS, exit) is left to the 61st tick,
+  // which goes through schedule: a yield loop sees it at most 60 switches
+  // late, and a check here would cost every yield (issue 2's target is 2x a
+  // bare switch). The P's fields may be read before the ownership check (Ps
+  // are never freed; the fields read are atomics, as another M may own the
+  // P by now), so the conditions combine without short-circuits into one
+  // branch. The P fields all lie on its first cache line.
+  std::uint32_t d = m->in_rt.load(std::memory_order_relaxed);
+  P* p = rt_enter_fast(m, d);
+  if (p != nullptr) [[likely]] {
+    G* next = p->yslot.load(std::memory_order_relaxed);
+    std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+    bool swap = (d == 0) & (p->status.load(std::memory_order_seq_cst) == p_running) &
+                (p->m.load(std::memory_order_relaxed) == m) & (next != nullptr) &
+                (p->runnext.load(std::memory_order_relaxed) == nullptr) &
+                (p->runqtail.load(std::memory_order_relaxed) ==
+                 p->runq_empty_at.load(std::memory_order_relaxed)) &
+                (p->contq_bound.load(std::memory_order_relaxed) == 0) & (tick % 61 != 0);
+    if (swap) [[likely]] {
+      G* self = m->curg;
+      fcontext_t next_ctx = next->ctx;  // saved: only this M fills the slot, after the save
+      p->yslot.store(self, std::memory_order_relaxed);
+      p->runnext_streak = 0;
+      self->status.store(g_runnable, std::memory_order_relaxed);
+      next->status.store(g_running, std::memory_order_relaxed);  // it ran before: it has a stack
+      m->curg = next;
+      p->schedtick.store(tick + 1, std::memory_order_relaxed);
+      switch_direct(m, p, self, next, next_ctx);
+      return;
+    }
   }
-  rt_exit(m);
+  yield_slow(m, d);
 }
 
 int max_procs() {

@@ -94,12 +94,19 @@ struct sudog {
 
 // A goroutine, a plain thread's stand-in (is_thread), or an M's scheduler
 // context (is_g0). Fields without a note are owned by the G's current runner.
-struct G {
+// Cache-line aligned, with what a switch reads and writes (ctx, sp_floor, ts,
+// status) in the first line: a yield swap touches one line of each G.
+struct alignas(64) G {
   fcontext_t ctx = nullptr;  // saved context while not running
+  // A context saved below this has overflowed: stk's lo for a stack without
+  // a guard page (whose overflow no fault reports), else (and while stk is
+  // null) null. Set with stk; every switch away checks it with one load.
+  const char* sp_floor = nullptr;
+  thread_state ts;
+  std::atomic<std::uint32_t> status{g_idle};
   stack* stk = nullptr;      // null until first run (stacks are taken lazily)
   G* schedlink = nullptr;    // run-queue / free-list link; owned by that queue
   std::uint64_t id = 0;
-  std::atomic<std::uint32_t> status{g_idle};
   // Why and since when (coarse monotonic ns) it is parked; read racily by dumps.
   std::atomic<wait_reason> reason{wait_reason::none};
   std::atomic<std::int64_t> wait_since{0};
@@ -109,7 +116,6 @@ struct G {
   bool is_thread = false;  // plain OS thread: park blocks the thread
   bool is_g0 = false;      // an M's scheduler context (runs on the thread stack)
   bool closure_on_heap = false;
-  thread_state ts;
   // Entry point; set by the spawner, cleared at exit. Atomic (relaxed): dumps
   // and the deadlock check read it while a spawner may be writing it.
   std::atomic<void (*)(void*)> invoke{nullptr};
@@ -148,25 +154,27 @@ struct note {
 };
 
 // An OS thread. Owned by itself; sched.lock guards schedlink while idle.
+// Its first cache line holds what every switch uses (curg, p, in_rt and the
+// thread-state addresses).
 struct M {
-  int id = 0;
-  G g0;                    // the scheduler loop's context (the thread's own stack)
   G* curg = nullptr;       // what runs on this M now (&g0 in the scheduler)
   P* p = nullptr;          // P held, or null
-  std::atomic<P*> nextp{nullptr};  // P handed over by startm; read after park wakes
-  bool in_idle = false;    // on sched.midle; guarded by sched.lock
   // Depth of runtime sections this M is in (rt_enter/rt_exit); 0 while it runs
   // user code. Written only by the M; read by sysmon (asymmetric fence).
   std::atomic<std::uint32_t> in_rt{0};
-  bool spinning = false;   // counted in sched.nmspinning
-  M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
-  note park;               // stopm sleeps here
-  std::uint64_t rand = 0;  // fastrand state
+  int id = 0;
   // This thread's C++ exception globals (__cxa_get_globals()) and errno, found
   // once by mstart on the M's own thread: every switch saves and restores
   // them (switch.cpp), and an M never changes thread.
   void* eh_globals = nullptr;
   int* errno_loc = nullptr;
+  std::atomic<P*> nextp{nullptr};  // P handed over by startm; read after park wakes
+  bool in_idle = false;    // on sched.midle; guarded by sched.lock
+  bool spinning = false;   // counted in sched.nmspinning
+  M* schedlink = nullptr;  // idle-M list; guarded by sched.lock
+  note park;               // stopm sleeps here
+  std::uint64_t rand = 0;  // fastrand state
+  G g0;                    // the scheduler loop's context (the thread's own stack)
   // Each P's schedtick when this M started spinning: a victim's runnext is
   // stolen only if its owner has not scheduled since (see runqgrab).
   std::uint32_t seen_tick[1024] = {};
@@ -184,37 +192,56 @@ enum pstatus : std::uint32_t { p_idle, p_running, p_dead, p_syscall, p_retaking 
 // A processor: the right to run Go code, with its local run queue and caches.
 // Only the M holding it (p->m) touches fields marked "owner".
 struct P {
+  // The first cache line holds everything a yield that swaps with the yield
+  // slot reads and writes on its P (see goro::yield), so that swap touches
+  // one line of the P.
   int id = 0;
   std::atomic<std::uint32_t> status{p_idle};
   std::atomic<M*> m{nullptr};  // owner; null while idle. Set by acquirep, cleared when handed off.
-  P* link = nullptr;     // idle-P list; guarded by sched.lock
   // Bumped by the owner per scheduling (every 61st looks at the global queue);
   // read by thieves deciding whether the owner is about to run runnext.
   std::atomic<std::uint32_t> schedtick{0};
-  // Local run queue: a bounded single-producer (owner) multi-consumer ring.
-  // runq[head..tail) are runnable; head is advanced by CAS (owner and thieves),
-  // tail is stored only by the owner (release). Slots are atomics so thieves'
-  // racy reads of slots about to be overwritten are not data races.
-  alignas(64) std::atomic<std::uint32_t> runqhead{0};
-  alignas(64) std::atomic<std::uint32_t> runqtail{0};
-  std::atomic<G*> runq[local_runq_size];
-  // The G to run next (a freshly readied or spawned one), ahead of runq.
-  // Owner stores; thieves may CAS it away only as a last resort.
-  std::atomic<G*> runnext{nullptr};
   // owner: how many Gs in a row came from runnext. Two goroutines handing
   // off to each other (a channel ping-pong) keep runnext full forever; past
   // runnext_streak_max the rest of the local work goes first (Go bounds the
   // same thing with a time slice that runnext inherits).
   std::uint32_t runnext_streak = 0;
+  // The G to run next (a freshly readied or spawned one), ahead of runq.
+  // Owner stores; thieves may CAS it away only as a last resort.
+  std::atomic<G*> runnext{nullptr};
   // The yield slot: a G that yielded while no M was spinning, run when this
   // P has no other local work (after runq). Owner only, inside a runtime
   // section; thieves never take it, others read it only as a hint of queued
   // work (runqempty). A yield that finds it full and nothing else queued
   // swaps itself in and switches straight to its G: no atomic read-modify-
   // write (issue 2's yield target). When Ms are spinning, post_yield moves it
-  // to runq where they can steal it; if this P's G then runs long without
+  // to runq where they can steal it (a yield loop reaches post_yield at
+  // least every 61st tick); if this P's G then runs long without
   // scheduling, sysmon hands the P (slot included) to another M after 10 ms.
   std::atomic<G*> yslot{nullptr};
+  // Local run queue: a bounded single-producer (owner) multi-consumer ring.
+  // runq[head..tail) are runnable; head is advanced by CAS (owner and thieves),
+  // tail is stored only by the owner (release). Slots are atomics so thieves'
+  // racy reads of slots about to be overwritten are not data races. tail
+  // shares this first line (thieves read it with schedtick); head, which
+  // thieves write, and the slots have lines of their own.
+  std::atomic<std::uint32_t> runqtail{0};
+  // Written by the owner only (read by a yield that may have lost the P,
+  // hence atomic):
+  // - runq_empty_at: a tail at which the owner last saw the ring empty. head
+  //   only grows towards tail, so while runqtail still equals it the ring is
+  //   empty: the yield swap's check, without the line thieves CAS head on.
+  //   (Only 2^32 pushes, every one stolen, could wrap tail back to it
+  //   unseen, and then a yield loop would pass over the ring until its next
+  //   61st tick.)
+  // - contq_bound: an upper bound on contq's size: continuations pushed minus
+  //   those the owner popped, reset when a pop finds contq empty (thieves'
+  //   steals leave it high until then). 0: contq is empty.
+  std::atomic<std::uint32_t> runq_empty_at{0};
+  std::atomic<std::uint32_t> contq_bound{0};
+  alignas(64) std::atomic<std::uint32_t> runqhead{0};
+  alignas(64) std::atomic<G*> runq[local_runq_size];
+  P* link = nullptr;  // idle-P list; guarded by sched.lock
   // owner: caches that keep the spawn path free of locks.
   stack_cache stacks;
   G* gfree = nullptr;
@@ -236,6 +263,8 @@ struct P {
   wsdeque<G*, 1024> contq;
   std::atomic<std::uint64_t> ncontsteal{0};  // continuations this P stole
 };
+// What goro::yield's swap uses of a P shares one cache line.
+static_assert(offsetof(P, contq_bound) + sizeof(std::uint32_t) <= 64);
 
 // ---- asymmetric fences ------------------------------------------------------------
 // A Dekker handshake between a hot path and a rare one (sysmon retaking a P;
@@ -255,6 +284,15 @@ inline void light_fence() {
   else std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 void heavy_fence();
+
+// A spin-wait hint (x86 PAUSE).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // ---- the current M ----------------------------------------------------------------
 // The current M (null on a plain thread). Every call reads the thread's TLS
@@ -292,14 +330,21 @@ M* current_m();
 P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
 
 // d: m's section depth before this entry (in_rt, which only m's thread writes).
-inline P* rt_enter_at(M* m, std::uint32_t d) {
+// rt_enter_fast is the first half: the depth store and the fence, returning
+// m->p unchecked; a caller using it alone checks the P's status and owner
+// as rt_enter_at does before it uses the P, and calls rt_enter_lost if they
+// fail (yield does).
+inline P* rt_enter_fast(M* m, std::uint32_t d) {
 #if defined(GORO_TSAN)
   m->in_rt.store(d + 1, std::memory_order_seq_cst);
 #else
   m->in_rt.store(d + 1, std::memory_order_relaxed);
   light_fence();  // pairs with sysmon's heavy_fence (proc.cpp, retake)
 #endif
-  P* p = m->p;
+  return m->p;
+}
+inline P* rt_enter_at(M* m, std::uint32_t d) {
+  P* p = rt_enter_fast(m, d);
   if (d != 0 || p == nullptr) return p;  // nested: already checked
   if (p->status.load(std::memory_order_seq_cst) == p_running &&
       p->m.load(std::memory_order_relaxed) == m) [[likely]]

@@ -65,10 +65,6 @@ inline bool stack_guard_hit(const stack* s, const void* addr, std::size_t page) 
   auto lo = reinterpret_cast<std::uintptr_t>(s->lo);
   return s->guarded && a < lo && a >= lo - page;
 }
-// False if a context saved with stack pointer sp has overflowed s.
-inline bool stack_sp_ok(const stack* s, const void* sp) {
-  return s->guarded || static_cast<const char*>(sp) >= s->lo;
-}
 
 // Returns the pages of warm stacks unused for about a second, beyond the
 // watermark, to the OS. Cheap when there is nothing to do; called by idle Ms.

@@ -22,14 +22,6 @@ namespace ctx = boost::context::detail;
 
 namespace {
 
-// The counterpart of save_thread_state (switch.hpp).
-void load_thread_state(M* m, G* gp) {
-  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
-  eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
-  eh->uncaughtExceptions = gp->ts.uncaught_exceptions;
-  *m->errno_loc = gp->ts.err;
-}
-
 struct switch_rec {
   M* m;
   G* from;
@@ -48,7 +40,7 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
   post_fn post = rec->post;
   void* arg = rec->arg;
   from->ctx = t.fctx;
-  if (from->stk != nullptr && !stack_sp_ok(from->stk, from->ctx)) report_stack_overflow(from);
+  if (static_cast<const char*>(from->ctx) < from->sp_floor) [[unlikely]] report_stack_overflow(from);
 #if defined(GORO_ASAN)
   const void* bottom = nullptr;
   std::size_t size = 0;
@@ -60,26 +52,26 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
 #endif
   if (post != nullptr) post(from, arg);
   load_thread_state(rec_m, to);
-  t.data = rec_m;  // what the resumed switch_to returns (a fresh G's entry ignores it)
+  // What the resumed switch_to returns, tagged: resumed inside this M's
+  // runtime section (a fresh G's entry ignores it; see switch_direct).
+  t.data = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(rec_m) | resumed_in_section);
   return t;
 }
 
 }  // namespace
 
 ctx::transfer_t on_top_direct(ctx::transfer_t t) {
-  G* from = static_cast<G*>(t.data);
-  from->ctx = t.fctx;
-  if (!stack_sp_ok(from->stk, from->ctx)) report_stack_overflow(from);
-  M* m = current_m();
-  G* to = m->curg;
+  auto* p = static_cast<P*>(t.data);
+  G* from = p->yslot.load(std::memory_order_relaxed);
+  if (static_cast<const char*>(t.fctx) < from->sp_floor) [[unlikely]] report_stack_overflow(from);
+  __atomic_store_n(&from->ctx, t.fctx, __ATOMIC_RELEASE);  // saved: see saved_context
+  M* m = p->m.load(std::memory_order_relaxed);  // the switching M, p's owner
 #if defined(GORO_ASAN)
-  __sanitizer_finish_switch_fiber(to->asan_fake_stack, nullptr, nullptr);
+  __sanitizer_finish_switch_fiber(m->curg->asan_fake_stack, nullptr, nullptr);
 #endif
-  load_thread_state(m, to);
   t.data = m;
   return t;
 }
-
 
 #if !GORO_INLINE_CURRENT_M
 M* current_m() {
@@ -128,6 +120,7 @@ void goroutine_main(ctx::transfer_t t);  // proc.cpp
 
 void make_context(G* gp, stack* s) {
   gp->stk = s;
+  gp->sp_floor = s->guarded ? nullptr : static_cast<const char*>(s->lo);
   gp->ctx = ctx::make_fcontext(s->hi, s->size(), &goroutine_main);
 #if defined(GORO_ASAN)
   gp->asan_bottom = s->lo;
@@ -151,10 +144,15 @@ M* switch_to(M* m, G* from, G* to, post_fn post, void* arg, bool from_exits) {
 #if defined(GORO_TSAN)
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  ctx::transfer_t t = ctx::ontop_fcontext(to->ctx, &rec, &on_top);
-  // Resumed: on_top already restored this context's thread state, on the
-  // thread of the M that resumed us.
-  return static_cast<M*>(t.data);
+  ctx::transfer_t t = ctx::ontop_fcontext(saved_context(to), &rec, &on_top);
+  // Resumed: our thread state is restored, on the thread of the M that
+  // resumed us, inside its runtime section unless a yield swap resumed us:
+  // it left its section before the jump, so enter one, as our caller (who
+  // will leave it) expects.
+  auto v = reinterpret_cast<std::uintptr_t>(t.data);
+  M* rm = reinterpret_cast<M*>(v & ~resumed_in_section);
+  if (!(v & resumed_in_section)) [[unlikely]] rt_enter_at(rm, 0);
+  return rm;
 }
 
 }  // namespace goro::detail

@@ -48,25 +48,75 @@ inline void save_thread_state(M* m, G* gp) {
   gp->ts.err = *m->errno_loc;
 }
 
-// switch_direct's on_top: t.data is from; the M is this thread's and its
-// curg is the target. switch.cpp.
+// A resumed context gets its resumer's M in transfer_t::data, with this bit
+// set if it resumes inside that M's runtime section (every switch but a yield
+// swap, which leaves its section before it jumps: see switch_direct).
+inline constexpr std::uintptr_t resumed_in_section = 1;
+
+// gp's saved context. Null while a yield swap is still saving it (after
+// that swap left its runtime section, sysmon may hand the P, yield slot and
+// all, to another M): wait the few instructions until it is stored.
+inline fcontext_t saved_context(G* gp) {
+  fcontext_t c;
+  while ((c = __atomic_load_n(&gp->ctx, __ATOMIC_ACQUIRE)) == nullptr) cpu_relax();
+  return c;
+}
+
+// The counterpart of save_thread_state: gp's state into this thread's.
+inline void load_thread_state(M* m, G* gp) {
+  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
+  eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(gp->ts.caught_exceptions);
+  eh->uncaughtExceptions = gp->ts.uncaught_exceptions;
+  *m->errno_loc = gp->ts.err;
+}
+
+// save_thread_state(m, from) then load_thread_state(m, to), reading each
+// address once.
+inline void swap_thread_state(M* m, G* from, G* to) {
+  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
+  int* err = m->errno_loc;
+  thread_state cur{eh->caughtExceptions, eh->uncaughtExceptions, *err};
+  thread_state next = to->ts;
+  from->ts = cur;
+  eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(next.caught_exceptions);
+  eh->uncaughtExceptions = next.uncaught_exceptions;
+  *err = next.err;
+}
+
+// switch_direct's on_top (switch.cpp): t.data is the P whose yield slot
+// holds the G switched from.
 boost::context::detail::transfer_t on_top_direct(boost::context::detail::transfer_t t);
 
-// switch_to with nothing to run after the save: the lean switch of a yield
-// that swaps two goroutines on one P. m->curg must already be `to`, and from
-// must be a goroutine with a stack that stays invisible to other Ms until
-// it is saved (see yield). Same return value as switch_to. Inline: it is
-// yield's whole switch.
-inline M* switch_direct(M* m, G* from, G* to) {
-  save_thread_state(m, from);
+// The lean switch of a yield that swaps two goroutines on p, the P m owns,
+// called in a runtime section entered at depth 0: `from` is already in p's
+// yield slot and `to` (whose saved context is to_ctx) already m->curg.
+// Nothing else runs between the save and `to`'s resumption, so to's thread
+// state is loaded before the jump, and the runtime section ends before it
+// too: a store after a switch costs more than one before it (measured). From
+// then on sysmon may take p, and the M it hands p to may find `from` in the
+// slot before its context is saved: from->ctx is null until on_top_direct
+// stores it, and saved_context waits for that. `to` resumes outside any
+// section, or, if a switch_to resumed it, leaves the resumer's. Same return
+// value as switch_to. Inline: it is yield's whole switch.
+inline void switch_direct(M* m, P* p, G* from, G* to, fcontext_t to_ctx) {
+  swap_thread_state(m, from, to);
+  __atomic_store_n(&from->ctx, nullptr, __ATOMIC_RELAXED);
+#if defined(GORO_TSAN)
+  m->in_rt.store(0, std::memory_order_seq_cst);
+#else
+  m->in_rt.store(0, std::memory_order_release);  // after from->ctx's null: see saved_context
+#endif
 #if defined(GORO_ASAN)
   __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->asan_bottom, to->asan_size);
 #endif
 #if defined(GORO_TSAN)
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#else
+  (void)to;
 #endif
-  auto t = boost::context::detail::ontop_fcontext(to->ctx, from, &on_top_direct);
-  return static_cast<M*>(t.data);
+  auto t = boost::context::detail::ontop_fcontext(to_ctx, p, &on_top_direct);
+  auto v = reinterpret_cast<std::uintptr_t>(t.data);
+  if (v & resumed_in_section) [[unlikely]] rt_exit(reinterpret_cast<M*>(v & ~resumed_in_section));
 }
 
 // Prepares a never-run G's context on stack s (entry: goroutine_main).

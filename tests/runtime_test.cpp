@@ -201,6 +201,82 @@ TEST(Runtime, HundredThousandGoroutinesYieldHundredTimes) {
   EXPECT_EQ(yields.load(), 100L * n);
 }
 
+// Two goroutines yielding to each other on one P mostly swap through the
+// yield slot (a switch that leaves its runtime section before the jump), and
+// every 61st tick through schedule; each may resume the other's kind of
+// switch. Each must come back to user code outside any runtime section (or
+// sysmon could never take a stuck P, and nested sections would skip the
+// ownership check) with its own errno and exception state.
+TEST(Runtime, YieldSwapKeepsSectionAndThreadState) {
+  const int old = goro::set_max_procs(1);
+  const int rounds = tsan() ? 500 : scaled(20'000);
+  std::atomic<int> bad_depth{0}, bad_errno{0}, bad_exception{0};
+  goro::run([&] {
+    goro::wait_group wg;
+    wg.add(2);
+    goro::go([&] {  // inside a catch block throughout
+      try {
+        throw std::runtime_error("mine");
+      } catch (const std::runtime_error&) {
+        for (int i = 0; i < rounds; ++i) {
+          write_errno(7);
+          goro::yield();
+          if (goro::detail::runtime_depth() != 0) bad_depth++;
+          if (read_errno() != 7) bad_errno++;
+          if (std::current_exception() == nullptr) bad_exception++;
+        }
+      }
+      wg.done();
+    });
+    goro::go([&] {  // never inside one
+      for (int i = 0; i < rounds; ++i) {
+        write_errno(9);
+        goro::yield();
+        if (goro::detail::runtime_depth() != 0) bad_depth++;
+        if (read_errno() != 9) bad_errno++;
+        if (std::current_exception() != nullptr) bad_exception++;
+      }
+      wg.done();
+    });
+    wg.wait();
+  });
+  goro::set_max_procs(old);
+  EXPECT_EQ(bad_depth.load(), 0);
+  EXPECT_EQ(bad_errno.load(), 0);
+  EXPECT_EQ(bad_exception.load(), 0);
+}
+
+// A yield swaps with the yield slot only when nothing else is queued on the
+// P: goroutines spawned (runnext, and the ring behind it) by one of a pair
+// of yielders run before that yield returns, as they would in Go.
+TEST(Runtime, YieldRunsQueuedGoroutinesBeforeSwapping) {
+  const int old = goro::set_max_procs(1);
+  const int rounds = scaled(200);
+  int late = 0;
+  goro::run([&] {
+    std::atomic<bool> stop{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {  // the yield partner: keeps the slot full
+      while (!stop.load()) goro::yield();
+      wg.done();
+    });
+    goro::yield();  // the partner is in the slot from here on
+    for (int r = 0; r < rounds; ++r) {
+      for (int k = 0; k < 4; ++k) goro::yield();  // some swaps first
+      std::atomic<int> ran{0};
+      for (int k = 0; k < 3; ++k) goro::go([&] { ran.fetch_add(1); });
+      goro::yield();
+      if (ran.load() != 3) ++late;
+      while (ran.load() != 3) goro::yield();  // they use our frame
+    }
+    stop = true;
+    wg.wait();
+  });
+  goro::set_max_procs(old);
+  EXPECT_EQ(late, 0) << "a yield swapped with the slot while goroutines were queued";
+}
+
 TEST(Runtime, SpawnFromEightPlainThreads) {
   const int per_thread = scaled(20'000);
   std::atomic<int> ran{0};
