@@ -1690,14 +1690,16 @@ void yield() {
                 (p->contq_bound.load(std::memory_order_relaxed) == 0) & (tick % 61 != 0);
     if (swap) [[likely]] {
       G* self = m->curg;
-      fcontext_t next_ctx = next->ctx;  // saved: only this M fills the slot, after the save
+      // The P may have come from an M that left a yield swap's section and
+      // stalled before saving the slot's G: wait for its context.
+      fcontext_t next_ctx = saved_context(next);
       p->yslot.store(self, std::memory_order_relaxed);
       p->runnext_streak = 0;
       self->status.store(g_runnable, std::memory_order_relaxed);
       next->status.store(g_running, std::memory_order_relaxed);  // it ran before: it has a stack
       m->curg = next;
       p->schedtick.store(tick + 1, std::memory_order_relaxed);
-      switch_direct(m, p, self, next, next_ctx);
+      switch_direct(m, self, next, next_ctx);
       return;
     }
   }

@@ -61,11 +61,11 @@ ctx::transfer_t on_top(ctx::transfer_t t) {
 }  // namespace
 
 ctx::transfer_t on_top_direct(ctx::transfer_t t) {
-  auto* p = static_cast<P*>(t.data);
-  G* from = p->yslot.load(std::memory_order_relaxed);
+  auto* from = static_cast<G*>(t.data);
   if (static_cast<const char*>(t.fctx) < from->sp_floor) [[unlikely]] report_stack_overflow(from);
   __atomic_store_n(&from->ctx, t.fctx, __ATOMIC_RELEASE);  // saved: see saved_context
-  M* m = p->m.load(std::memory_order_relaxed);  // the switching M, p's owner
+  // This thread's M: the P (and so p->m) may have changed hands meanwhile.
+  M* m = current_m();
 #if defined(GORO_ASAN)
   __sanitizer_finish_switch_fiber(m->curg->asan_fake_stack, nullptr, nullptr);
 #endif

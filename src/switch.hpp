@@ -1,11 +1,13 @@
 // Switching between contexts (goroutines and an M's scheduler context).
 //
-// All switches go through switch_to(), which uses Boost.Context's
+// All switches but one go through switch_to(), which uses Boost.Context's
 // ontop_fcontext so that a "post" action runs on the *target's* stack after
 // the source context has been saved: this is where a parking goroutine's
 // unlockf runs (Go's park_m), where an exited goroutine's stack is freed, and
 // where a yielding goroutine is put back on a run queue. Until post runs,
-// nobody else can see the source G, so it cannot be resumed twice.
+// nobody else can see the source G, so it cannot be resumed twice. The one
+// exception is a yield's swap with its P's yield slot (switch_direct), whose
+// source G is visible before its context is saved and marked so.
 #pragma once
 
 #include <cxxabi.h>
@@ -83,8 +85,7 @@ inline void swap_thread_state(M* m, G* from, G* to) {
   *err = next.err;
 }
 
-// switch_direct's on_top (switch.cpp): t.data is the P whose yield slot
-// holds the G switched from.
+// switch_direct's on_top (switch.cpp): t.data is the G switched from.
 boost::context::detail::transfer_t on_top_direct(boost::context::detail::transfer_t t);
 
 // The lean switch of a yield that swaps two goroutines on p, the P m owns,
@@ -95,10 +96,11 @@ boost::context::detail::transfer_t on_top_direct(boost::context::detail::transfe
 // too: a store after a switch costs more than one before it (measured). From
 // then on sysmon may take p, and the M it hands p to may find `from` in the
 // slot before its context is saved: from->ctx is null until on_top_direct
-// stores it, and saved_context waits for that. `to` resumes outside any
-// section, or, if a switch_to resumed it, leaves the resumer's. Same return
-// value as switch_to. Inline: it is yield's whole switch.
-inline void switch_direct(M* m, P* p, G* from, G* to, fcontext_t to_ctx) {
+// stores it, and saved_context waits for that. Nothing after the section's
+// end touches p (it may be another M's by then). `to` resumes outside any
+// section, or, if a switch_to resumed it, leaves the resumer's. Inline: it
+// is yield's whole switch.
+inline void switch_direct(M* m, G* from, G* to, fcontext_t to_ctx) {
   swap_thread_state(m, from, to);
   __atomic_store_n(&from->ctx, nullptr, __ATOMIC_RELAXED);
 #if defined(GORO_TSAN)
@@ -114,7 +116,7 @@ inline void switch_direct(M* m, P* p, G* from, G* to, fcontext_t to_ctx) {
 #else
   (void)to;
 #endif
-  auto t = boost::context::detail::ontop_fcontext(to_ctx, p, &on_top_direct);
+  auto t = boost::context::detail::ontop_fcontext(to_ctx, from, &on_top_direct);
   auto v = reinterpret_cast<std::uintptr_t>(t.data);
   if (v & resumed_in_section) [[unlikely]] rt_exit(reinterpret_cast<M*>(v & ~resumed_in_section));
 }
