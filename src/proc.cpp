@@ -1682,13 +1682,14 @@ void yield() {
   if (p != nullptr) [[likely]] {
     G* next = p->yslot.load(std::memory_order_relaxed);
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
-    bool swap = (d == 0) & (p->status.load(std::memory_order_seq_cst) == p_running) &
-                (p->m.load(std::memory_order_relaxed) == m) & (next != nullptr) &
-                (p->runnext.load(std::memory_order_relaxed) == nullptr) &
-                (p->runqtail.load(std::memory_order_relaxed) ==
-                 p->runq_empty_at.load(std::memory_order_relaxed)) &
-                (p->contq_bound.load(std::memory_order_relaxed) == 0) & (tick % 61 != 0);
-    if (swap) [[likely]] {
+    auto u = [](bool b) { return static_cast<unsigned>(b); };  // & without short-circuits
+    unsigned swap = u(d == 0) & u(p->status.load(std::memory_order_seq_cst) == p_running) &
+                    u(p->m.load(std::memory_order_relaxed) == m) & u(next != nullptr) &
+                    u(p->runnext.load(std::memory_order_relaxed) == nullptr) &
+                    u(p->runqtail.load(std::memory_order_relaxed) ==
+                      p->runq_empty_at.load(std::memory_order_relaxed)) &
+                    u(p->contq_bound.load(std::memory_order_relaxed) == 0) & u(tick % 61 != 0);
+    if (swap != 0) [[likely]] {
       G* self = m->curg;
       // The P may have come from an M that left a yield swap's section and
       // stalled before saving the slot's G: wait for its context.
