@@ -38,6 +38,11 @@ int runtime_depth();
 void goroutine_peak_begin();
 std::size_t goroutine_peak_end();
 
+// ---- stacks (src/stack.cpp) ----
+// How many stacks may get a guard page (two more mappings each): a quarter
+// of vm.max_map_count.
+std::size_t stack_guard_budget();
+
 // ---- sync (src/sema.cpp, src/pool.cpp) ----
 // Goroutines and threads queued on the runtime semaphore at addr.
 int sema_waiters(const std::atomic<std::uint32_t>* addr);

@@ -1647,11 +1647,7 @@ void run_main(std::function<int()> main_fn, int* result) {
 // yield's slow path: m has stored depth d + 1 and fenced (rt_enter_fast);
 // finish rt_enter's ownership check and go through schedule.
 void yield_slow(M* m, std::uint32_t d) {
-  P* p = m->p;
-  if (d == 0 && p != nullptr &&
-      !(p->status.load(std::memory_order_seq_cst) == p_running &&
-        p->m.load(std::memory_order_relaxed) == m))
-    rt_enter_lost(m, p);
+  rt_enter_check(m, d, m->p);
   rt_exit(schedule_from(m, m->curg, &post_yield, nullptr));
 }
 

@@ -335,10 +335,10 @@ M* current_m();
 P* rt_enter_lost(M* m, P* p);  // the P was (being) retaken: proc.cpp
 
 // d: m's section depth before this entry (in_rt, which only m's thread writes).
-// rt_enter_fast is the first half: the depth store and the fence, returning
-// m->p unchecked; a caller using it alone checks the P's status and owner
-// as rt_enter_at does before it uses the P, and calls rt_enter_lost if they
-// fail (yield does).
+// rt_enter_at is two halves: rt_enter_fast stores the depth and fences, and
+// returns m->p unchecked; rt_enter_check then checks the P's status and owner
+// (yield does the two apart: its swap checks ownership with its other
+// conditions and calls rt_enter_check only on its slow path).
 inline P* rt_enter_fast(M* m, std::uint32_t d) {
 #if defined(GORO_TSAN)
   m->in_rt.store(d + 1, std::memory_order_seq_cst);
@@ -348,14 +348,14 @@ inline P* rt_enter_fast(M* m, std::uint32_t d) {
 #endif
   return m->p;
 }
-inline P* rt_enter_at(M* m, std::uint32_t d) {
-  P* p = rt_enter_fast(m, d);
+inline P* rt_enter_check(M* m, std::uint32_t d, P* p) {
   if (d != 0 || p == nullptr) return p;  // nested: already checked
   if (p->status.load(std::memory_order_seq_cst) == p_running &&
       p->m.load(std::memory_order_relaxed) == m) [[likely]]
     return p;
   return rt_enter_lost(m, p);
 }
+inline P* rt_enter_at(M* m, std::uint32_t d) { return rt_enter_check(m, d, rt_enter_fast(m, d)); }
 inline P* rt_enter(M* m) { return rt_enter_at(m, m->in_rt.load(std::memory_order_relaxed)); }
 inline void rt_exit(M* m) {
   m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);

@@ -277,4 +277,6 @@ stack_stats stack_statistics() {
   return {p.chunks, p.stacks, p.guarded, p.warm.size(), p.cold.size()};
 }
 
+std::size_t stack_guard_budget() { return guard_budget(); }
+
 }  // namespace goro::detail

@@ -72,19 +72,6 @@ inline void load_thread_state(M* m, G* gp) {
   *m->errno_loc = gp->ts.err;
 }
 
-// save_thread_state(m, from) then load_thread_state(m, to), reading each
-// address once.
-inline void swap_thread_state(M* m, G* from, G* to) {
-  auto* eh = static_cast<__cxxabiv1::__cxa_eh_globals*>(m->eh_globals);
-  int* err = m->errno_loc;
-  thread_state cur{eh->caughtExceptions, eh->uncaughtExceptions, *err};
-  thread_state next = to->ts;
-  from->ts = cur;
-  eh->caughtExceptions = static_cast<__cxxabiv1::__cxa_exception*>(next.caught_exceptions);
-  eh->uncaughtExceptions = next.uncaught_exceptions;
-  *err = next.err;
-}
-
 // switch_direct's on_top (switch.cpp): t.data is the G switched from.
 boost::context::detail::transfer_t on_top_direct(boost::context::detail::transfer_t t);
 
@@ -101,7 +88,8 @@ boost::context::detail::transfer_t on_top_direct(boost::context::detail::transfe
 // section, or, if a switch_to resumed it, leaves the resumer's. Inline: it
 // is yield's whole switch.
 inline void switch_direct(M* m, G* from, G* to, fcontext_t to_ctx) {
-  swap_thread_state(m, from, to);
+  save_thread_state(m, from);
+  load_thread_state(m, to);
   __atomic_store_n(&from->ctx, nullptr, __ATOMIC_RELAXED);
 #if defined(GORO_TSAN)
   m->in_rt.store(0, std::memory_order_seq_cst);

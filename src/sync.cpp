@@ -47,13 +47,7 @@ constexpr int mutex_spin_rounds = 5;
 
 // Go's procyield(active_spin_cnt): 30 pause instructions, times 2^round.
 void do_spin(int round) {
-  for (int i = 0; i < (30 << round); ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-  }
+  for (int i = 0; i < (30 << round); ++i) cpu_relax();
 }
 
 // Corrupted internal state (Go's throw): not recoverable.

@@ -70,15 +70,6 @@ void wake_until_migrated(std::vector<goro::chan<int>>& wake, int min_rounds,
   return pthread_self();
 }
 
-long max_map_count() {
-  long n = 65530;
-  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
-    if (std::fscanf(f, "%ld", &n) != 1) n = 65530;
-    std::fclose(f);
-  }
-  return n;
-}
-
 long count_mappings() {
   FILE* f = std::fopen("/proc/self/maps", "r");
   long n = 0;
@@ -167,13 +158,15 @@ TEST(Runtime, OneMillionParkedAtOnceThenReleased) {
   });
   ASSERT_TRUE(parked.wait());
   goro_test::settle();
-  // Stacks are carved from shared chunks and at most max_map_count / 4 of them
-  // get guard pages (two more mappings each), so the count stays near half of
-  // vm.max_map_count (65530 by default), whatever the number of goroutines.
-  // 15,000 is room for the test program's own mappings. (A machine with a
-  // larger limit gets more guarded stacks: on a lent 16-core box, whose limit
-  // let all million be guarded, this test counted 2,000,093 mappings.)
-  EXPECT_LT(count_mappings(), max_map_count() / 2 + 15'000);
+  // Stacks are carved from shared chunks and only the guard budget's worth
+  // (a quarter of vm.max_map_count, 65530 by default) get guard pages, two
+  // more mappings each, so the count stays near half of vm.max_map_count
+  // whatever the number of goroutines. 15,000 is room for the test program's
+  // own mappings. (A machine with a larger limit gets more guarded stacks: on
+  // a lent 16-core box, whose limit let all million be guarded, this test
+  // counted 2,000,093 mappings.)
+  EXPECT_LT(count_mappings(),
+            static_cast<long>(2 * goro::detail::stack_guard_budget()) + 15'000);
   EXPECT_GE(goro::num_goroutine(), static_cast<std::size_t>(n));
   EXPECT_EQ(finished.left.load(), n);  // nobody got past recv before close
   release.close();

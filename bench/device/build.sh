@@ -9,7 +9,7 @@
 # dynamic binary run through the bundled loader: lib/ld-linux-x86-64.so.2 + lib/*.so.
 # (A static goro program captures errors with libgcc's unwinder: error.cpp sees no
 # dynamic loader and does not dlopen libunwind.so.8, which crashed static programs
-# before a000c85. run.sh still exports GORO_ERROR_UNWINDER=libgcc for older trees.)
+# before a000c85.)
 # --eh-frame-hdr: without it _Unwind_Backtrace aborts in goro's init_priority(101)
 # constructor (it runs before crtbeginT's frame registration).
 set -euo pipefail

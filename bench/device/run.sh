@@ -18,9 +18,6 @@ BUDGET=${BUDGET:-450}
 SMOKE=${SMOKE:-0}
 SCALE=${SCALE:-1}
 [ "$SMOKE" = 1 ] && SCALE=0.02
-# Static binaries capture errors with libgcc's unwinder (no dlopen without a dynamic
-# loader, since a000c85); set here for bundles built from older trees.
-export GORO_ERROR_UNWINDER=libgcc
 NCPU=$(nproc)
 
 say() { echo "$*" | tee -a "$O"; }
